@@ -1,0 +1,199 @@
+//! What the scheduler observes in AWS, in its own types. Adapters translate SDK types into these;
+//! nothing above `crate::aws` sees an SDK type.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::spec::RecordType;
+
+/// Tag key naming who manages a resource.
+pub const TAG_MANAGED_BY: &str = "ManagedBy";
+/// Tag value the scheduler puts on everything it creates.
+pub const MANAGED_BY_VALUE: &str = "runtime-scheduler";
+/// Tag key naming the environment.
+pub const TAG_ENVIRONMENT: &str = "Environment";
+/// Tag key mapping a NAT gateway or Elastic IP to the spec's NAT name.
+pub const TAG_NAT: &str = "runtime-scheduler:nat";
+/// Tag key on an Elastic IP saying whether it is kept across cycles.
+pub const TAG_EIP_MODE: &str = "runtime-scheduler:eip-mode";
+
+/// Resource tags.
+pub type Tags = BTreeMap<String, String>;
+
+/// The tags that make a resource ours: `ManagedBy=runtime-scheduler`, `Environment=<env>`.
+pub fn ownership_tags(environment: &str) -> Tags {
+    Tags::from([
+        (TAG_MANAGED_BY.to_string(), MANAGED_BY_VALUE.to_string()),
+        (TAG_ENVIRONMENT.to_string(), environment.to_string()),
+    ])
+}
+
+/// True when `tags` carry the scheduler's ownership tags for `environment`.
+pub fn is_owned(tags: &Tags, environment: &str) -> bool {
+    tags.get(TAG_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_VALUE)
+        && tags.get(TAG_ENVIRONMENT).map(String::as_str) == Some(environment)
+}
+
+/// NAT gateway lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NatState {
+    Pending,
+    Available,
+    Deleting,
+    Deleted,
+    Failed,
+}
+
+impl NatState {
+    /// Pending or available: the gateway is (or will be) usable.
+    pub fn is_live(self) -> bool {
+        matches!(self, NatState::Pending | NatState::Available)
+    }
+}
+
+/// An observed NAT gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NatGateway {
+    pub id: String,
+    pub subnet_id: String,
+    pub state: NatState,
+    pub allocation_ids: Vec<String>,
+    pub tags: Tags,
+}
+
+/// An observed Elastic IP.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ElasticIp {
+    pub allocation_id: String,
+    pub public_ip: String,
+    /// Set while a network interface (a NAT gateway's) holds the address.
+    pub association_id: Option<String>,
+    pub tags: Tags,
+}
+
+/// Where a route table's `0.0.0.0/0` route points.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "id")]
+pub enum RouteTarget {
+    NatGateway(String),
+    /// An internet gateway, transit gateway, instance, peering...: never ours.
+    Other(String),
+}
+
+/// A route table's default route, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultRoute {
+    pub target: RouteTarget,
+    /// False when AWS reports `blackhole` (the target is gone).
+    pub active: bool,
+}
+
+/// An observed route table (only what the scheduler cares about).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteTable {
+    pub id: String,
+    pub default_route: Option<DefaultRoute>,
+}
+
+/// Load balancer lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LoadBalancerState {
+    Provisioning,
+    Active,
+    ActiveImpaired,
+    Failed,
+}
+
+/// An observed Application Load Balancer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoadBalancer {
+    pub arn: String,
+    pub name: String,
+    pub dns_name: String,
+    /// The zone id an alias record needs (per region in AWS).
+    pub canonical_hosted_zone_id: String,
+    pub state: LoadBalancerState,
+    pub tags: Tags,
+}
+
+/// An observed listener.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Listener {
+    pub arn: String,
+    pub port: u16,
+    pub protocol: String,
+    /// Priorities of the non-default rules.
+    pub rule_priorities: Vec<u32>,
+}
+
+/// The alias part of a record set.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasTarget {
+    pub dns_name: String,
+    pub hosted_zone_id: String,
+    pub evaluate_target_health: bool,
+}
+
+/// An observed record set at one name and type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordSet {
+    /// Fully qualified, lower-case, with the trailing dot.
+    pub name: String,
+    pub record_type: String,
+    pub alias: Option<AliasTarget>,
+    pub ttl: Option<i64>,
+    pub values: Vec<String>,
+}
+
+/// One record change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "change")]
+pub enum RecordChange {
+    /// Create or replace an alias record.
+    UpsertAlias { name: String, record_type: RecordType, target: AliasTarget },
+    /// Create or replace a TXT record.
+    UpsertTxt { name: String, ttl: i64, values: Vec<String> },
+    /// Delete exactly this record set (Route53 needs the current values).
+    Delete { record: RecordSet },
+}
+
+/// ECS service status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServiceStatus {
+    Active,
+    Draining,
+    Inactive,
+}
+
+/// An observed ECS service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Service {
+    pub cluster: String,
+    pub name: String,
+    pub arn: String,
+    pub status: ServiceStatus,
+    pub desired_count: u32,
+    pub running_count: u32,
+    pub pending_count: u32,
+    /// Number of deployments in flight; 1 when steady.
+    pub deployments: u32,
+    pub tags: Tags,
+}
+
+impl Service {
+    /// `cluster/name`.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.cluster, self.name)
+    }
+}
+
+/// Application Auto Scaling bounds of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScalingBounds {
+    pub min: u32,
+    pub max: u32,
+}

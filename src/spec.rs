@@ -1,0 +1,1055 @@
+//! The runtime spec: the versioned JSON document that Terraform writes to S3 and that tells the
+//! scheduler what to build at start. Version 1.
+//!
+//! Loading is two passes so that one run reports every problem at once, each with its JSON path:
+//! a structural pass (each section and each array element deserialised on its own, so one bad NAT
+//! does not hide a bad listener) and a semantic pass over the typed document.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The only spec version this build understands.
+pub const SPEC_VERSION: u32 = 1;
+
+/// Everything needed to rebuild the runtime tier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Format version; must be 1.
+    pub version: u32,
+    /// Environment name; must equal the function's `ENVIRONMENT`.
+    pub environment: String,
+    /// Tags applied to everything the scheduler creates, on top of its ownership tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// NAT gateways serving the private subnets' default route.
+    #[serde(default)]
+    pub nat_gateways: Vec<NatGatewaySpec>,
+    /// The Application Load Balancer, if the tier has one.
+    #[serde(default)]
+    pub load_balancer: Option<LoadBalancerSpec>,
+    /// Route53 alias records that follow the ALB.
+    #[serde(default)]
+    pub dns_records: Vec<DnsRecordSpec>,
+    /// ECS Fargate services.
+    #[serde(default)]
+    pub services: Vec<ServiceSpec>,
+    /// The business-hours window (used by `reconcile` and shown by `status`).
+    #[serde(default)]
+    pub schedule: Option<ScheduleSpec>,
+    /// Bounds on how long a start waits for AWS.
+    #[serde(default)]
+    pub timeouts: Timeouts,
+}
+
+/// One NAT gateway.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NatGatewaySpec {
+    /// Stable key of this NAT within the spec (e.g. `a`); tagged on the gateway.
+    pub name: String,
+    /// Public subnet the gateway lives in (`subnet-...`).
+    pub subnet_id: String,
+    /// Private route tables whose `0.0.0.0/0` route goes through this gateway.
+    pub route_table_ids: Vec<String>,
+    /// What happens to the Elastic IP across cycles.
+    #[serde(default)]
+    pub elastic_ip: ElasticIpSpec,
+}
+
+/// The gateway's Elastic IP.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ElasticIpSpec {
+    /// `release` (default: allocated at start, released at stop), `keep` (allocated once by the
+    /// scheduler and kept while asleep, for a stable egress IP) or `external` (an address someone
+    /// else owns, named by `allocation_id`, never released).
+    #[serde(default)]
+    pub mode: ElasticIpMode,
+    /// Required with `external`: the `eipalloc-...` to use.
+    #[serde(default)]
+    pub allocation_id: Option<String>,
+}
+
+/// See [`ElasticIpSpec::mode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ElasticIpMode {
+    #[default]
+    Release,
+    Keep,
+    External,
+}
+
+/// The Application Load Balancer and everything hanging off it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancerSpec {
+    /// ALB name, at most 32 characters; unique in the account and region.
+    pub name: String,
+    /// `internet-facing` or `internal`.
+    #[serde(default)]
+    pub scheme: Scheme,
+    /// `ipv4` or `dualstack`. Dualstack is what makes the AAAA alias meaningful.
+    #[serde(default)]
+    pub ip_address_type: IpAddressType,
+    /// At least two subnets in different availability zones.
+    pub subnet_ids: Vec<String>,
+    /// Security groups of the ALB.
+    pub security_group_ids: Vec<String>,
+    /// Load balancer attributes.
+    #[serde(default)]
+    pub attributes: LoadBalancerAttributes,
+    /// Listeners, with their rules.
+    pub listeners: Vec<ListenerSpec>,
+    /// WAFv2 web ACL ARN to associate with every new ALB.
+    #[serde(default)]
+    pub web_acl_arn: Option<String>,
+}
+
+/// ALB scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scheme {
+    #[default]
+    InternetFacing,
+    Internal,
+}
+
+impl Scheme {
+    /// The value the ELB API expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::InternetFacing => "internet-facing",
+            Scheme::Internal => "internal",
+        }
+    }
+}
+
+/// ALB address family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpAddressType {
+    #[default]
+    Ipv4,
+    Dualstack,
+}
+
+impl IpAddressType {
+    /// The value the ELB API expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IpAddressType::Ipv4 => "ipv4",
+            IpAddressType::Dualstack => "dualstack",
+        }
+    }
+}
+
+/// The ALB attributes the scheduler sets after creation. Deletion protection is always off: the
+/// scheduler has to be able to delete what it created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancerAttributes {
+    /// `idle_timeout.timeout_seconds`, 1 to 4000.
+    #[serde(default = "default_idle_timeout")]
+    pub idle_timeout_seconds: u32,
+    /// `routing.http.drop_invalid_header_fields.enabled`.
+    #[serde(default = "default_true")]
+    pub drop_invalid_header_fields: bool,
+    /// Access logs, if wanted.
+    #[serde(default)]
+    pub access_logs: Option<AccessLogs>,
+}
+
+impl Default for LoadBalancerAttributes {
+    fn default() -> Self {
+        Self { idle_timeout_seconds: default_idle_timeout(), drop_invalid_header_fields: true, access_logs: None }
+    }
+}
+
+fn default_idle_timeout() -> u32 {
+    60
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// ALB access logs destination.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogs {
+    /// S3 bucket name (not ARN).
+    pub bucket: String,
+    /// Key prefix, without a trailing slash.
+    #[serde(default)]
+    pub prefix: String,
+}
+
+/// One listener.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerSpec {
+    /// Port, 1 to 65535; unique per ALB.
+    pub port: u16,
+    /// `HTTP` or `HTTPS`.
+    pub protocol: ListenerProtocol,
+    /// Required for HTTPS: ACM certificate ARN.
+    #[serde(default)]
+    pub certificate_arn: Option<String>,
+    /// HTTPS only; defaults to `ELBSecurityPolicy-TLS13-1-2-2021-06`.
+    #[serde(default)]
+    pub ssl_policy: Option<String>,
+    /// What requests matching no rule get.
+    pub default_action: Action,
+    /// Path and host rules, evaluated by priority.
+    #[serde(default)]
+    pub rules: Vec<RuleSpec>,
+}
+
+/// Listener protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum ListenerProtocol {
+    #[serde(rename = "HTTP")]
+    Http,
+    #[serde(rename = "HTTPS")]
+    Https,
+}
+
+impl ListenerProtocol {
+    /// The value the ELB API expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListenerProtocol::Http => "HTTP",
+            ListenerProtocol::Https => "HTTPS",
+        }
+    }
+}
+
+/// Default SSL policy for HTTPS listeners: TLS 1.3 and 1.2 only.
+pub const DEFAULT_SSL_POLICY: &str = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+/// A listener or rule action.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Action {
+    /// Forward to a target group.
+    Forward {
+        /// Target group ARN.
+        target_group_arn: String,
+    },
+    /// Redirect, typically HTTP to HTTPS.
+    Redirect {
+        /// `HTTP`, `HTTPS` or `#{protocol}`.
+        #[serde(default = "default_redirect_protocol")]
+        protocol: String,
+        /// Port or `#{port}`.
+        #[serde(default = "default_redirect_port")]
+        port: String,
+        /// `HTTP_301` or `HTTP_302`.
+        #[serde(default = "default_redirect_status")]
+        status_code: String,
+    },
+    /// A fixed response.
+    FixedResponse {
+        /// 2XX, 4XX or 5XX.
+        status_code: String,
+        /// e.g. `text/plain`.
+        #[serde(default = "default_content_type")]
+        content_type: String,
+        /// Response body, at most 1024 characters.
+        #[serde(default)]
+        message_body: String,
+    },
+}
+
+fn default_redirect_protocol() -> String {
+    "HTTPS".into()
+}
+fn default_redirect_port() -> String {
+    "443".into()
+}
+fn default_redirect_status() -> String {
+    "HTTP_301".into()
+}
+fn default_content_type() -> String {
+    "text/plain".into()
+}
+
+/// A listener rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSpec {
+    /// 1 to 50000, unique per listener.
+    pub priority: u32,
+    /// Path patterns such as `/api/*` (any of them matches).
+    #[serde(default)]
+    pub path_patterns: Vec<String>,
+    /// Host headers (any of them matches).
+    #[serde(default)]
+    pub host_headers: Vec<String>,
+    /// What matching requests get.
+    pub action: Action,
+}
+
+/// A Route53 alias record set that follows the ALB.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsRecordSpec {
+    /// Hosted zone id (`Z...`).
+    pub zone_id: String,
+    /// Fully qualified name, e.g. `app.example.com`.
+    pub name: String,
+    /// Which alias record types: `A`, `AAAA` or both.
+    #[serde(default = "default_record_types")]
+    pub types: Vec<RecordType>,
+}
+
+fn default_record_types() -> Vec<RecordType> {
+    vec![RecordType::A]
+}
+
+/// Alias record type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum RecordType {
+    A,
+    #[allow(clippy::upper_case_acronyms)]
+    AAAA,
+}
+
+impl RecordType {
+    /// The value the Route53 API expects.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::A => "A",
+            RecordType::AAAA => "AAAA",
+        }
+    }
+}
+
+/// One ECS Fargate service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// Cluster name (not ARN).
+    pub cluster: String,
+    /// Service name.
+    pub name: String,
+    /// Task definition family, optionally `family:revision`.
+    pub task_definition: String,
+    /// Desired count when first created, or when no count was recorded at the last stop.
+    pub desired_count: u32,
+    /// Private subnets for the tasks.
+    pub subnet_ids: Vec<String>,
+    /// Security groups for the tasks.
+    pub security_group_ids: Vec<String>,
+    /// Whether tasks get a public IP; the tier's design wants `false`.
+    #[serde(default)]
+    pub assign_public_ip: bool,
+    /// How the ALB reaches the service.
+    #[serde(default)]
+    pub load_balancer: Option<ServiceLoadBalancer>,
+    /// Seconds ECS ignores failing ALB health checks after a task starts.
+    #[serde(default = "default_grace")]
+    pub health_check_grace_period_seconds: u32,
+    /// Deployment settings.
+    #[serde(default)]
+    pub deployment: DeploymentSpec,
+    /// Application Auto Scaling, if wanted.
+    #[serde(default)]
+    pub auto_scaling: Option<AutoScalingSpec>,
+}
+
+impl ServiceSpec {
+    /// `cluster/name`, the key used in state and in plan targets.
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.cluster, self.name)
+    }
+}
+
+fn default_grace() -> u32 {
+    60
+}
+
+/// Target group wiring of a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceLoadBalancer {
+    /// Target group ARN (ip target type).
+    pub target_group_arn: String,
+    /// Container that receives traffic.
+    pub container_name: String,
+    /// Its port.
+    pub container_port: u16,
+}
+
+/// ECS deployment configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentSpec {
+    /// Deployment circuit breaker.
+    #[serde(default = "default_true")]
+    pub circuit_breaker: bool,
+    /// Roll back when the circuit breaker trips.
+    #[serde(default = "default_true")]
+    pub rollback: bool,
+    /// Percent of desired tasks kept healthy during a deployment.
+    #[serde(default = "default_min_healthy")]
+    pub minimum_healthy_percent: u32,
+    /// Upper bound of running tasks during a deployment, in percent.
+    #[serde(default = "default_max_percent")]
+    pub maximum_percent: u32,
+}
+
+impl Default for DeploymentSpec {
+    fn default() -> Self {
+        Self {
+            circuit_breaker: true,
+            rollback: true,
+            minimum_healthy_percent: default_min_healthy(),
+            maximum_percent: default_max_percent(),
+        }
+    }
+}
+
+fn default_min_healthy() -> u32 {
+    100
+}
+fn default_max_percent() -> u32 {
+    200
+}
+
+/// Application Auto Scaling for a service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoScalingSpec {
+    /// Lower bound while running.
+    pub min_capacity: u32,
+    /// Upper bound while running.
+    pub max_capacity: u32,
+    /// Target tracking policy.
+    pub target_tracking: TargetTracking,
+}
+
+/// A target tracking scaling policy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetTracking {
+    /// `ECSServiceAverageCPUUtilization`, `ECSServiceAverageMemoryUtilization` or
+    /// `ALBRequestCountPerTarget`.
+    pub metric: String,
+    /// Target value of the metric.
+    pub target_value: f64,
+}
+
+/// Predefined metrics Application Auto Scaling accepts for ECS.
+pub const SCALING_METRICS: [&str; 3] =
+    ["ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization", "ALBRequestCountPerTarget"];
+
+/// The business-hours window, in local time of an IANA zone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSpec {
+    /// IANA time zone, e.g. `America/New_York`.
+    pub timezone: String,
+    /// Local start time `HH:MM` (inclusive).
+    pub start: String,
+    /// Local stop time `HH:MM` (exclusive).
+    pub stop: String,
+    /// Days the window opens: `MON` .. `SUN`.
+    pub days: Vec<String>,
+    /// Local calendar dates (`YYYY-MM-DD`) when the window does not open.
+    #[serde(default)]
+    pub skip_dates: Vec<String>,
+}
+
+/// Bounds on waits during start and stop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// How long to wait for a new NAT gateway to become available.
+    #[serde(default = "default_nat_timeout")]
+    pub nat_available_seconds: u64,
+    /// How long to wait for a deleted NAT gateway to reach `deleted` before releasing its EIP.
+    #[serde(default = "default_nat_timeout")]
+    pub nat_deleted_seconds: u64,
+    /// How long to wait for a new ALB to become active.
+    #[serde(default = "default_lb_timeout")]
+    pub load_balancer_active_seconds: u64,
+    /// How long start waits for services to be stable and targets healthy; 0 skips the wait.
+    #[serde(default = "default_services_timeout")]
+    pub services_stable_seconds: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            nat_available_seconds: default_nat_timeout(),
+            nat_deleted_seconds: default_nat_timeout(),
+            load_balancer_active_seconds: default_lb_timeout(),
+            services_stable_seconds: default_services_timeout(),
+        }
+    }
+}
+
+fn default_nat_timeout() -> u64 {
+    300
+}
+fn default_lb_timeout() -> u64 {
+    600
+}
+fn default_services_timeout() -> u64 {
+    300
+}
+
+/// One problem found in a spec, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// JSON path, e.g. `$.load_balancer.listeners[1].certificate_arn`.
+    pub path: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// Every problem found in a spec; never empty.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid runtime spec ({} problem{}):\n  {}", .0.len(), if .0.len() == 1 { "" } else { "s" }, .0.iter().map(|p| p.to_string()).collect::<Vec<_>>().join("\n  "))]
+pub struct SpecErrors(pub Vec<Problem>);
+
+impl Spec {
+    /// Parses and validates a spec document, reporting every problem at once.
+    pub fn from_json(bytes: &[u8], environment: &str) -> Result<Spec, SpecErrors> {
+        let value: Value = serde_json::from_slice(bytes).map_err(|e| {
+            SpecErrors(vec![Problem { path: "$".into(), message: format!("not valid JSON: {e}") }])
+        })?;
+        let spec = structural_pass(&value)?;
+        let problems = spec.problems(environment);
+        if problems.is_empty() {
+            Ok(spec)
+        } else {
+            Err(SpecErrors(problems))
+        }
+    }
+
+    /// Semantic checks on a structurally valid spec.
+    pub fn problems(&self, environment: &str) -> Vec<Problem> {
+        let mut v = Validator::default();
+        v.check(self.version == SPEC_VERSION, "$.version", || {
+            format!("unsupported spec version {} (this build reads version {SPEC_VERSION})", self.version)
+        });
+        v.check(self.environment == environment, "$.environment", || {
+            format!("spec is for environment '{}' but this function serves '{environment}'", self.environment)
+        });
+        for (k, val) in &self.tags {
+            v.check(!k.is_empty() && k.len() <= 128, &format!("$.tags.{k}"), || "tag keys are 1 to 128 characters".into());
+            v.check(val.len() <= 256, &format!("$.tags.{k}"), || "tag values are at most 256 characters".into());
+            v.check(!k.starts_with("aws:"), &format!("$.tags.{k}"), || "tag keys may not start with 'aws:'".into());
+            v.check(!crate::OWNERSHIP_TAG_KEYS.contains(&k.as_str()), &format!("$.tags.{k}"), || {
+                "this tag is set by the scheduler itself and may not be overridden".into()
+            });
+        }
+        self.check_nats(&mut v);
+        if let Some(lb) = &self.load_balancer {
+            check_load_balancer(lb, &mut v);
+        }
+        self.check_records(&mut v);
+        self.check_services(&mut v);
+        if let Some(s) = &self.schedule {
+            check_schedule(s, &mut v);
+        }
+        v.problems
+    }
+
+    fn check_nats(&self, v: &mut Validator) {
+        let mut names = BTreeSet::new();
+        let mut route_tables = BTreeMap::new();
+        for (i, nat) in self.nat_gateways.iter().enumerate() {
+            let p = format!("$.nat_gateways[{i}]");
+            v.check(is_name(&nat.name, 32), &format!("{p}.name"), || {
+                "must be 1 to 32 letters, digits or '-'".into()
+            });
+            v.check(names.insert(nat.name.clone()), &format!("{p}.name"), || format!("duplicate NAT name '{}'", nat.name));
+            v.id(&nat.subnet_id, "subnet-", &format!("{p}.subnet_id"));
+            v.check(!nat.route_table_ids.is_empty(), &format!("{p}.route_table_ids"), || {
+                "at least one private route table is needed".into()
+            });
+            for (j, rt) in nat.route_table_ids.iter().enumerate() {
+                let rp = format!("{p}.route_table_ids[{j}]");
+                v.id(rt, "rtb-", &rp);
+                if let Some(prev) = route_tables.insert(rt.clone(), rp.clone()) {
+                    v.push(&rp, format!("route table {rt} is already served by {prev}"));
+                }
+            }
+            match (nat.elastic_ip.mode, &nat.elastic_ip.allocation_id) {
+                (ElasticIpMode::External, None) => {
+                    v.push(&format!("{p}.elastic_ip.allocation_id"), "required when mode is 'external'".into())
+                }
+                (ElasticIpMode::External, Some(a)) => v.id(a, "eipalloc-", &format!("{p}.elastic_ip.allocation_id")),
+                (_, Some(_)) => v.push(
+                    &format!("{p}.elastic_ip.allocation_id"),
+                    "only allowed when mode is 'external' (the scheduler allocates its own otherwise)".into(),
+                ),
+                (_, None) => {}
+            }
+        }
+    }
+
+    fn check_records(&self, v: &mut Validator) {
+        let mut seen = BTreeSet::new();
+        if !self.dns_records.is_empty() && self.load_balancer.is_none() {
+            v.push("$.dns_records", "alias records need a load_balancer to point at".into());
+        }
+        for (i, r) in self.dns_records.iter().enumerate() {
+            let p = format!("$.dns_records[{i}]");
+            v.check(
+                r.zone_id.starts_with('Z') && r.zone_id.len() >= 2 && r.zone_id.chars().all(|c| c.is_ascii_alphanumeric()),
+                &format!("{p}.zone_id"),
+                || format!("'{}' is not a hosted zone id (Z...)", r.zone_id),
+            );
+            v.check(is_dns_name(&r.name), &format!("{p}.name"), || format!("'{}' is not a DNS name", r.name));
+            v.check(!r.types.is_empty(), &format!("{p}.types"), || "at least one of A, AAAA".into());
+            for t in &r.types {
+                v.check(seen.insert((normalize_dns_name(&r.name), *t)), &format!("{p}.types"), || {
+                    format!("{} {} is listed twice", r.name, t.as_str())
+                });
+            }
+            if r.types.contains(&RecordType::AAAA) {
+                if let Some(lb) = &self.load_balancer {
+                    v.check(lb.ip_address_type == IpAddressType::Dualstack, &format!("{p}.types"), || {
+                        "an AAAA alias needs load_balancer.ip_address_type = dualstack".into()
+                    });
+                }
+            }
+        }
+    }
+
+    fn check_services(&self, v: &mut Validator) {
+        let mut keys = BTreeSet::new();
+        let forwarded: BTreeSet<&str> = self
+            .load_balancer
+            .iter()
+            .flat_map(|lb| lb.listeners.iter())
+            .flat_map(|l| std::iter::once(&l.default_action).chain(l.rules.iter().map(|r| &r.action)))
+            .filter_map(|a| match a {
+                Action::Forward { target_group_arn } => Some(target_group_arn.as_str()),
+                _ => None,
+            })
+            .collect();
+        for (i, s) in self.services.iter().enumerate() {
+            let p = format!("$.services[{i}]");
+            v.check(is_name(&s.cluster, 255), &format!("{p}.cluster"), || "must be a cluster name (not an ARN)".into());
+            v.check(is_ecs_name(&s.name), &format!("{p}.name"), || {
+                "must be 1 to 255 letters, digits, '-' or '_'".into()
+            });
+            v.check(keys.insert(s.key()), &format!("{p}.name"), || format!("duplicate service {}", s.key()));
+            v.check(!s.task_definition.is_empty(), &format!("{p}.task_definition"), || "must not be empty".into());
+            v.check(!s.subnet_ids.is_empty(), &format!("{p}.subnet_ids"), || "at least one subnet".into());
+            v.ids(&s.subnet_ids, "subnet-", &format!("{p}.subnet_ids"));
+            v.check(!s.security_group_ids.is_empty(), &format!("{p}.security_group_ids"), || {
+                "at least one security group".into()
+            });
+            v.ids(&s.security_group_ids, "sg-", &format!("{p}.security_group_ids"));
+            v.check(s.desired_count <= 1000, &format!("{p}.desired_count"), || "at most 1000".into());
+            if let Some(lb) = &s.load_balancer {
+                v.arn(&lb.target_group_arn, "elasticloadbalancing", &format!("{p}.load_balancer.target_group_arn"));
+                v.check(
+                    forwarded.contains(lb.target_group_arn.as_str()),
+                    &format!("{p}.load_balancer.target_group_arn"),
+                    || "no listener or rule forwards to this target group, so ECS would refuse the service".into(),
+                );
+                v.check(!lb.container_name.is_empty(), &format!("{p}.load_balancer.container_name"), || {
+                    "must not be empty".into()
+                });
+                v.check(lb.container_port > 0, &format!("{p}.load_balancer.container_port"), || "must be 1 to 65535".into());
+            }
+            v.check(s.health_check_grace_period_seconds <= 2_147_483_647, &format!("{p}.health_check_grace_period_seconds"), || {
+                "too large".into()
+            });
+            let d = &s.deployment;
+            v.check(d.minimum_healthy_percent <= 100, &format!("{p}.deployment.minimum_healthy_percent"), || {
+                "at most 100".into()
+            });
+            v.check(d.maximum_percent >= 100 && d.maximum_percent <= 200, &format!("{p}.deployment.maximum_percent"), || {
+                "100 to 200".into()
+            });
+            v.check(!d.rollback || d.circuit_breaker, &format!("{p}.deployment.rollback"), || {
+                "rollback needs circuit_breaker".into()
+            });
+            if let Some(a) = &s.auto_scaling {
+                let ap = format!("{p}.auto_scaling");
+                v.check(a.min_capacity <= a.max_capacity, &format!("{ap}.min_capacity"), || {
+                    format!("min_capacity {} exceeds max_capacity {}", a.min_capacity, a.max_capacity)
+                });
+                v.check(a.max_capacity >= 1, &format!("{ap}.max_capacity"), || "at least 1".into());
+                v.check(
+                    s.desired_count >= a.min_capacity && s.desired_count <= a.max_capacity,
+                    &format!("{p}.desired_count"),
+                    || format!("{} is outside the auto-scaling bounds {}..={}", s.desired_count, a.min_capacity, a.max_capacity),
+                );
+                v.check(SCALING_METRICS.contains(&a.target_tracking.metric.as_str()), &format!("{ap}.target_tracking.metric"), || {
+                    format!("'{}' is not one of {}", a.target_tracking.metric, SCALING_METRICS.join(", "))
+                });
+                v.check(
+                    a.target_tracking.metric != "ALBRequestCountPerTarget" || s.load_balancer.is_some(),
+                    &format!("{ap}.target_tracking.metric"),
+                    || "ALBRequestCountPerTarget needs the service to have a load_balancer".into(),
+                );
+                v.check(
+                    a.target_tracking.target_value.is_finite() && a.target_tracking.target_value > 0.0,
+                    &format!("{ap}.target_tracking.target_value"),
+                    || "must be a positive number".into(),
+                );
+            }
+        }
+        if !self.services.is_empty() && self.nat_gateways.is_empty() && self.services.iter().any(|s| !s.assign_public_ip) {
+            // Not an error: some tiers use VPC endpoints instead of NAT. Nothing to report.
+        }
+    }
+}
+
+fn check_load_balancer(lb: &LoadBalancerSpec, v: &mut Validator) {
+    let p = "$.load_balancer";
+    v.check(
+        !lb.name.is_empty()
+            && lb.name.len() <= 32
+            && lb.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !lb.name.starts_with('-')
+            && !lb.name.ends_with('-')
+            && !lb.name.starts_with("internal-"),
+        &format!("{p}.name"),
+        || format!("'{}' is not a valid ALB name (1 to 32 letters, digits, inner '-')", lb.name),
+    );
+    v.check(lb.subnet_ids.len() >= 2, &format!("{p}.subnet_ids"), || {
+        "an ALB needs at least two subnets in different availability zones".into()
+    });
+    v.ids(&lb.subnet_ids, "subnet-", &format!("{p}.subnet_ids"));
+    v.check(!lb.security_group_ids.is_empty(), &format!("{p}.security_group_ids"), || "at least one security group".into());
+    v.ids(&lb.security_group_ids, "sg-", &format!("{p}.security_group_ids"));
+    let a = &lb.attributes;
+    v.check((1..=4000).contains(&a.idle_timeout_seconds), &format!("{p}.attributes.idle_timeout_seconds"), || {
+        "1 to 4000".into()
+    });
+    if let Some(logs) = &a.access_logs {
+        v.check(
+            !logs.bucket.is_empty() && !logs.bucket.starts_with("arn:"),
+            &format!("{p}.attributes.access_logs.bucket"),
+            || "a bucket name, not an ARN".into(),
+        );
+        v.check(!logs.prefix.ends_with('/'), &format!("{p}.attributes.access_logs.prefix"), || {
+            "no trailing '/'".into()
+        });
+    }
+    if let Some(acl) = &lb.web_acl_arn {
+        v.arn(acl, "wafv2", &format!("{p}.web_acl_arn"));
+    }
+    v.check(!lb.listeners.is_empty(), &format!("{p}.listeners"), || "at least one listener".into());
+    let mut ports = BTreeSet::new();
+    for (i, l) in lb.listeners.iter().enumerate() {
+        let lp = format!("{p}.listeners[{i}]");
+        v.check(l.port > 0, &format!("{lp}.port"), || "1 to 65535".into());
+        v.check(ports.insert(l.port), &format!("{lp}.port"), || format!("port {} has two listeners", l.port));
+        match l.protocol {
+            ListenerProtocol::Https => match &l.certificate_arn {
+                None => v.push(&format!("{lp}.certificate_arn"), "required for HTTPS".into()),
+                Some(c) => v.arn(c, "acm", &format!("{lp}.certificate_arn")),
+            },
+            ListenerProtocol::Http => {
+                v.check(l.certificate_arn.is_none(), &format!("{lp}.certificate_arn"), || "only for HTTPS".into());
+                v.check(l.ssl_policy.is_none(), &format!("{lp}.ssl_policy"), || "only for HTTPS".into());
+            }
+        }
+        if let Some(pol) = &l.ssl_policy {
+            v.check(pol.starts_with("ELBSecurityPolicy-"), &format!("{lp}.ssl_policy"), || {
+                format!("'{pol}' is not an ELB security policy")
+            });
+        }
+        check_action(&l.default_action, &format!("{lp}.default_action"), v);
+        let mut priorities = BTreeSet::new();
+        for (j, r) in l.rules.iter().enumerate() {
+            let rp = format!("{lp}.rules[{j}]");
+            v.check((1..=50_000).contains(&r.priority), &format!("{rp}.priority"), || "1 to 50000".into());
+            v.check(priorities.insert(r.priority), &format!("{rp}.priority"), || {
+                format!("priority {} is used twice on this listener", r.priority)
+            });
+            v.check(!r.path_patterns.is_empty() || !r.host_headers.is_empty(), &rp, || {
+                "a rule needs path_patterns or host_headers".into()
+            });
+            v.check(r.path_patterns.len() + r.host_headers.len() <= 5, &rp, || {
+                "at most 5 condition values per rule".into()
+            });
+            check_action(&r.action, &format!("{rp}.action"), v);
+        }
+    }
+}
+
+fn check_action(a: &Action, path: &str, v: &mut Validator) {
+    match a {
+        Action::Forward { target_group_arn } => v.arn(target_group_arn, "elasticloadbalancing", &format!("{path}.target_group_arn")),
+        Action::Redirect { protocol, port, status_code } => {
+            v.check(["HTTP", "HTTPS", "#{protocol}"].contains(&protocol.as_str()), &format!("{path}.protocol"), || {
+                "HTTP, HTTPS or #{protocol}".into()
+            });
+            v.check(port == "#{port}" || port.parse::<u16>().is_ok_and(|p| p > 0), &format!("{path}.port"), || {
+                "a port number or #{port}".into()
+            });
+            v.check(["HTTP_301", "HTTP_302"].contains(&status_code.as_str()), &format!("{path}.status_code"), || {
+                "HTTP_301 or HTTP_302".into()
+            });
+        }
+        Action::FixedResponse { status_code, message_body, .. } => {
+            v.check(
+                status_code.len() == 3 && matches!(status_code.as_bytes()[0], b'2' | b'4' | b'5') && status_code.chars().all(|c| c.is_ascii_digit()),
+                &format!("{path}.status_code"),
+                || "a 2XX, 4XX or 5XX code".into(),
+            );
+            v.check(message_body.len() <= 1024, &format!("{path}.message_body"), || "at most 1024 characters".into());
+        }
+    }
+}
+
+fn check_schedule(s: &ScheduleSpec, v: &mut Validator) {
+    let p = "$.schedule";
+    v.check(s.timezone.parse::<chrono_tz::Tz>().is_ok(), &format!("{p}.timezone"), || {
+        format!("'{}' is not an IANA time zone", s.timezone)
+    });
+    v.check(parse_hhmm(&s.start).is_some(), &format!("{p}.start"), || format!("'{}' is not HH:MM", s.start));
+    v.check(parse_hhmm(&s.stop).is_some(), &format!("{p}.stop"), || format!("'{}' is not HH:MM", s.stop));
+    v.check(s.start != s.stop, &format!("{p}.stop"), || "start and stop must differ".into());
+    v.check(!s.days.is_empty(), &format!("{p}.days"), || "at least one day".into());
+    for (i, d) in s.days.iter().enumerate() {
+        v.check(parse_weekday(d).is_some(), &format!("{p}.days[{i}]"), || format!("'{d}' is not one of MON..SUN"));
+    }
+    for (i, d) in s.skip_dates.iter().enumerate() {
+        v.check(chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok(), &format!("{p}.skip_dates[{i}]"), || {
+            format!("'{d}' is not a YYYY-MM-DD date")
+        });
+    }
+}
+
+/// Parses `HH:MM` (24-hour).
+pub fn parse_hhmm(s: &str) -> Option<chrono::NaiveTime> {
+    if s.len() != 5 {
+        return None;
+    }
+    chrono::NaiveTime::parse_from_str(s, "%H:%M").ok()
+}
+
+/// Parses `MON` .. `SUN`.
+pub fn parse_weekday(s: &str) -> Option<chrono::Weekday> {
+    use chrono::Weekday::*;
+    Some(match s {
+        "MON" => Mon,
+        "TUE" => Tue,
+        "WED" => Wed,
+        "THU" => Thu,
+        "FRI" => Fri,
+        "SAT" => Sat,
+        "SUN" => Sun,
+        _ => return None,
+    })
+}
+
+/// Lower-cases and adds the trailing dot Route53 returns.
+pub fn normalize_dns_name(name: &str) -> String {
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with('.') {
+        lower
+    } else {
+        format!("{lower}.")
+    }
+}
+
+fn is_name(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+fn is_ecs_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 255 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn is_dns_name(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    !s.is_empty()
+        && s.len() <= 253
+        && s.split('.').count() >= 2
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*')
+        })
+}
+
+#[derive(Default)]
+struct Validator {
+    problems: Vec<Problem>,
+}
+
+impl Validator {
+    fn push(&mut self, path: &str, message: String) {
+        self.problems.push(Problem { path: path.to_string(), message });
+    }
+
+    fn check(&mut self, ok: bool, path: &str, message: impl FnOnce() -> String) {
+        if !ok {
+            self.push(path, message());
+        }
+    }
+
+    fn id(&mut self, id: &str, prefix: &str, path: &str) {
+        let rest = id.strip_prefix(prefix).unwrap_or("");
+        self.check(!rest.is_empty() && rest.chars().all(|c| c.is_ascii_hexdigit()), path, || {
+            format!("'{id}' is not a {prefix}... id")
+        });
+    }
+
+    fn ids(&mut self, ids: &[String], prefix: &str, path: &str) {
+        let mut seen = BTreeSet::new();
+        for (i, id) in ids.iter().enumerate() {
+            self.id(id, prefix, &format!("{path}[{i}]"));
+            self.check(seen.insert(id), &format!("{path}[{i}]"), || format!("{id} is listed twice"));
+        }
+    }
+
+    fn arn(&mut self, arn: &str, service: &str, path: &str) {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        self.check(
+            parts.len() == 6 && parts[0] == "arn" && parts[2] == service && !parts[5].is_empty(),
+            path,
+            || format!("'{arn}' is not an {service} ARN"),
+        );
+    }
+}
+
+/// Deserialises each section and array element on its own, so that one run reports every
+/// structural problem (missing field, wrong type, unknown field) with its path.
+fn structural_pass(value: &Value) -> Result<Spec, SpecErrors> {
+    let Some(obj) = value.as_object() else {
+        return Err(SpecErrors(vec![Problem { path: "$".into(), message: "the spec must be a JSON object".into() }]));
+    };
+    let mut problems = Vec::new();
+    const KNOWN: [&str; 10] = [
+        "version",
+        "environment",
+        "tags",
+        "nat_gateways",
+        "load_balancer",
+        "dns_records",
+        "services",
+        "schedule",
+        "timeouts",
+        "$comment",
+    ];
+    for key in obj.keys() {
+        if !KNOWN.contains(&key.as_str()) {
+            problems.push(Problem { path: format!("$.{key}"), message: format!("unknown field (expected one of {})", KNOWN[..9].join(", ")) });
+        }
+    }
+    for required in ["version", "environment"] {
+        if !obj.contains_key(required) {
+            problems.push(Problem { path: format!("$.{required}"), message: "missing required field".into() });
+        }
+    }
+    // Each array element on its own; the listeners of the ALB likewise.
+    let nat_gateways = elements::<NatGatewaySpec>(obj.get("nat_gateways"), "$.nat_gateways", &mut problems);
+    let dns_records = elements::<DnsRecordSpec>(obj.get("dns_records"), "$.dns_records", &mut problems);
+    let services = elements::<ServiceSpec>(obj.get("services"), "$.services", &mut problems);
+    let load_balancer = match obj.get("load_balancer") {
+        None | Some(Value::Null) => Some(None),
+        Some(lb) => load_balancer_pass(lb, &mut problems).map(Some),
+    };
+    let version = field::<u32>(obj.get("version"), "$.version", &mut problems);
+    let environment = field::<String>(obj.get("environment"), "$.environment", &mut problems);
+    let tags = optional::<BTreeMap<String, String>>(obj.get("tags"), "$.tags", &mut problems);
+    let schedule = optional::<Option<ScheduleSpec>>(obj.get("schedule"), "$.schedule", &mut problems);
+    let timeouts = optional::<Timeouts>(obj.get("timeouts"), "$.timeouts", &mut problems);
+
+    match (version, environment, tags, nat_gateways, load_balancer, dns_records, services, schedule, timeouts) {
+        (Some(version), Some(environment), Some(tags), Some(nat_gateways), Some(load_balancer), Some(dns_records), Some(services), Some(schedule), Some(timeouts))
+            if problems.is_empty() =>
+        {
+            Ok(Spec { version, environment, tags, nat_gateways, load_balancer, dns_records, services, schedule, timeouts })
+        }
+        _ => Err(SpecErrors(problems)),
+    }
+}
+
+fn load_balancer_pass(lb: &Value, problems: &mut Vec<Problem>) -> Option<LoadBalancerSpec> {
+    let Some(obj) = lb.as_object() else {
+        problems.push(Problem { path: "$.load_balancer".into(), message: "must be an object".into() });
+        return None;
+    };
+    // Check listeners one by one, then the rest of the object with listeners emptied.
+    let listeners = match obj.get("listeners") {
+        None => {
+            problems.push(Problem { path: "$.load_balancer.listeners".into(), message: "missing required field".into() });
+            None
+        }
+        some => elements::<ListenerSpec>(some, "$.load_balancer.listeners", problems),
+    };
+    let mut rest = obj.clone();
+    rest.insert("listeners".into(), Value::Array(vec![]));
+    let base = field::<LoadBalancerSpec>(Some(&Value::Object(rest)), "$.load_balancer", problems)?;
+    Some(LoadBalancerSpec { listeners: listeners?, ..base })
+}
+
+fn elements<T: DeserializeOwned>(value: Option<&Value>, path: &str, problems: &mut Vec<Problem>) -> Option<Vec<T>> {
+    match value {
+        None | Some(Value::Null) => Some(Vec::new()),
+        Some(Value::Array(items)) => {
+            let before = problems.len();
+            let parsed: Vec<T> = items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, item)| field::<T>(Some(item), &format!("{path}[{i}]"), problems))
+                .collect();
+            (problems.len() == before).then_some(parsed)
+        }
+        Some(_) => {
+            problems.push(Problem { path: path.into(), message: "must be an array".into() });
+            None
+        }
+    }
+}
+
+fn optional<T: DeserializeOwned + Default>(value: Option<&Value>, path: &str, problems: &mut Vec<Problem>) -> Option<T> {
+    match value {
+        None | Some(Value::Null) => Some(T::default()),
+        some => field(some, path, problems),
+    }
+}
+
+fn field<T: DeserializeOwned>(value: Option<&Value>, path: &str, problems: &mut Vec<Problem>) -> Option<T> {
+    let value = value?;
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let inner = e.path().to_string();
+            let full = if inner == "." || inner.is_empty() {
+                path.to_string()
+            } else if inner.starts_with('[') {
+                format!("{path}{inner}")
+            } else {
+                format!("{path}.{inner}")
+            };
+            problems.push(Problem { path: full, message: e.into_inner().to_string() });
+            None
+        }
+    }
+}
+
+/// The JSON Schema of the spec, generated from these types.
+pub fn json_schema() -> Value {
+    serde_json::to_value(schemars::schema_for!(Spec)).expect("a schema always serialises")
+}
