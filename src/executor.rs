@@ -108,8 +108,6 @@ pub struct RunOptions {
     pub base_backoff: Duration,
     /// Interval between polls while waiting for AWS.
     pub poll_interval: Duration,
-    /// Abort after this many steps have completed (fault injection: "the run dies here").
-    pub crash_after: Option<usize>,
 }
 
 impl RunOptions {
@@ -122,7 +120,6 @@ impl RunOptions {
             max_attempts: 5,
             base_backoff: Duration::from_millis(500),
             poll_interval: Duration::from_secs(5),
-            crash_after: None,
         }
     }
 }
@@ -186,7 +183,6 @@ impl<'a> Executor<'a> {
         let mut running: FuturesUnordered<StepFuture<'_>> = FuturesUnordered::new();
         let mut end = RunEnd::Completed;
         let mut warnings = Vec::new();
-        let mut completed = 0usize;
 
         loop {
             if end == RunEnd::Completed {
@@ -239,11 +235,6 @@ impl<'a> Executor<'a> {
                 if let Err(message) = self.checkpoint.save(&snapshot).await {
                     end = RunEnd::Failed(FailureRecord { step: None, code: None, message });
                 }
-            }
-            completed += 1;
-            if self.options.crash_after == Some(completed) {
-                // Simulated crash: nothing after this point runs, not even the final state write.
-                panic!("simulated crash after {completed} steps");
             }
         }
         drop(running);
@@ -347,6 +338,10 @@ impl<'a> Executor<'a> {
                     }
                 }
                 done(Some(allocation_id.clone()))
+            }
+            DisassociateAddress { association_id, .. } => {
+                c.network.disassociate_address(association_id).await?;
+                done(Some(association_id.clone()))
             }
             AllocateAddress { nat } => {
                 let mode = self.spec.nat_gateways.iter().find(|n| &n.name == nat).map(|n| n.elastic_ip.mode);

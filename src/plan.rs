@@ -90,6 +90,8 @@ pub enum StepKind {
     ReleaseAddress { nat: String, allocation_id: String },
 
     AllocateAddress { nat: String },
+    /// Clear a stale association left by a deleted gateway, so the kept address can be reused.
+    DisassociateAddress { nat: String, allocation_id: String, association_id: String },
     /// Create the NAT gateway with the address allocated or reused for `nat`.
     CreateNatGateway { nat: String, subnet_id: String, allocation_id: Option<String> },
     WaitNatAvailable { nat: String },
@@ -136,7 +138,9 @@ impl StepKind {
             | WaitNatDeleted { nat, .. }
             | CreateNatGateway { nat, .. }
             | WaitNatAvailable { nat } => format!("nat/{nat}"),
-            ReleaseAddress { nat, .. } | AllocateAddress { nat } => format!("elastic-ip/{nat}"),
+            ReleaseAddress { nat, .. } | AllocateAddress { nat } | DisassociateAddress { nat, .. } => {
+                format!("elastic-ip/{nat}")
+            }
             WaitServicesStable { .. } => "services".into(),
         }
     }
@@ -245,6 +249,17 @@ impl View<'_> {
             .addresses
             .iter()
             .filter(move |a| is_owned(&a.tags, self.env) && a.tags.get(TAG_NAT).map(String::as_str) == Some(name))
+    }
+
+    /// Free for a new gateway: not associated, or only with a gateway that is no longer live
+    /// (moto keeps the association of a deleted gateway's address; AWS clears it).
+    fn address_is_free(&self, address: &ElasticIp) -> bool {
+        address.association_id.is_none()
+            || !self
+                .observed
+                .nat_gateways
+                .iter()
+                .any(|n| n.state != NatState::Deleted && n.allocation_ids.contains(&address.allocation_id))
     }
 
     fn route_is_ours(&self, nat_id: &str) -> bool {
@@ -508,8 +523,24 @@ fn plan_start(v: &View) -> Plan {
                         )],
                     ),
                     (ElasticIpMode::Keep | ElasticIpMode::Release, _) => {
-                        match v.owned_addresses(&nat.name).find(|a| a.association_id.is_none()) {
-                            Some(a) => (Some(a.allocation_id.clone()), vec![]),
+                        match v.owned_addresses(&nat.name).find(|a| v.address_is_free(a)) {
+                            Some(a) => (
+                                Some(a.allocation_id.clone()),
+                                a.association_id
+                                    .iter()
+                                    .map(|association_id| {
+                                        plan.add(
+                                            StepKind::DisassociateAddress {
+                                                nat: nat.name.clone(),
+                                                allocation_id: a.allocation_id.clone(),
+                                                association_id: association_id.clone(),
+                                            },
+                                            &[],
+                                            format!("{} still shows an association with a gateway that is gone", a.public_ip),
+                                        )
+                                    })
+                                    .collect(),
+                            ),
                             None => (
                                 None,
                                 vec![plan.add(

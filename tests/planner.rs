@@ -178,6 +178,11 @@ impl Tier {
         self
     }
 
+    fn stale_address_association(mut self) -> Tier {
+        self.observed.addresses[0].association_id = Some("eipassoc-stale".into());
+        self
+    }
+
     fn foreign_nat_only(mut self) -> Tier {
         for n in &mut self.observed.nat_gateways {
             n.tags = foreign();
@@ -335,6 +340,12 @@ fn start_plans_per_resource_state() {
                 "wait-services-stable services",
             ]
             .to_vec(),
+            0,
+        ),
+        (
+            "kept address still shows a deleted gateway's association: cleared, then reused",
+            Tier::stopped().stale_address_association(),
+            FULL_START.iter().copied().chain(["disassociate-address elastic-ip/a"]).collect(),
             0,
         ),
         ("NAT pending: wait, nothing created", Tier::running().nat_state(NatState::Pending), vec!["wait-nat-available nat/a"], 0),

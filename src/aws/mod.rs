@@ -149,6 +149,9 @@ pub trait Network: Send + Sync {
     async fn allocate_address(&self, tags: &Tags) -> Result<ElasticIp>;
     /// Releases an Elastic IP; already released is success. AWS refuses while a NAT holds it.
     async fn release_address(&self, allocation_id: &str) -> Result<()>;
+    /// Clears an association AWS no longer honours (moto keeps a deleted gateway's association
+    /// on its address); already clear is success.
+    async fn disassociate_address(&self, association_id: &str) -> Result<()>;
     /// These route tables with their default route.
     async fn describe_route_tables(&self, ids: &[String]) -> Result<Vec<RouteTable>>;
     /// Adds `0.0.0.0/0` via the NAT gateway.
