@@ -1,0 +1,114 @@
+output "name_prefix" {
+  description = "<project>-<environment>: the prefix of every resource name."
+  value       = local.name_prefix
+}
+
+output "project" {
+  description = "Project tag value."
+  value       = var.project
+}
+
+output "environment" {
+  description = "Environment name."
+  value       = var.environment
+}
+
+output "product_domain" {
+  description = "ProductDomain tag value."
+  value       = var.product_domain
+}
+
+output "region" {
+  description = "AWS region."
+  value       = data.aws_region.current.name
+}
+
+output "account_id" {
+  description = "AWS account id."
+  value       = local.account_id
+}
+
+output "vpc_id" {
+  description = "VPC id."
+  value       = aws_vpc.this.id
+}
+
+output "vpc_cidr" {
+  description = "VPC IPv4 CIDR."
+  value       = aws_vpc.this.cidr_block
+}
+
+output "public_subnet_ids" {
+  description = "Public subnets (ALB, NAT gateways), one per AZ."
+  value       = aws_subnet.public[*].id
+}
+
+output "private_subnet_ids" {
+  description = "Private subnets (ECS tasks), one per AZ."
+  value       = aws_subnet.private[*].id
+}
+
+output "private_route_table_ids" {
+  description = "Private route tables; the scheduler owns their 0.0.0.0/0 route."
+  value       = aws_route_table.private[*].id
+}
+
+output "nat_layout" {
+  description = "NAT gateways the scheduler creates: name, public subnet, the private route tables each serves, and the persistent EIP allocation id (null when the scheduler allocates its own)."
+  value       = local.nat_layout
+}
+
+output "route53_zone_id" {
+  description = "Hosted zone of app_hostname."
+  value       = local.zone_id
+}
+
+output "app_hostname" {
+  description = "The application's DNS name."
+  value       = var.app_hostname
+}
+
+output "certificate_arn" {
+  description = "ACM certificate for app_hostname (issued, unless enable_certificate_validation is false)."
+  value       = var.enable_certificate_validation ? aws_acm_certificate_validation.app[0].certificate_arn : aws_acm_certificate.app.arn
+}
+
+output "ecr_repository_urls" {
+  description = "ECR repository URL per service name."
+  value       = { for k, r in aws_ecr_repository.this : k => r.repository_url }
+}
+
+output "ecr_repository_arns" {
+  description = "ECR repository ARN per service name."
+  value       = { for k, r in aws_ecr_repository.this : k => r.arn }
+}
+
+output "ecs_task_execution_role_name" {
+  description = "Name terraform-runtime must give the task execution role (the ECR repository policy grants it pull)."
+  value       = "${local.name_prefix}-ecs-task-execution"
+}
+
+output "state_bucket_name" {
+  description = "The scheduler's state bucket (spec, state, history)."
+  value       = aws_s3_bucket.state.id
+}
+
+output "state_bucket_arn" {
+  description = "ARN of the state bucket."
+  value       = aws_s3_bucket.state.arn
+}
+
+output "kms_key_arn" {
+  description = "The environment's KMS key."
+  value       = aws_kms_key.this.arn
+}
+
+output "deploy_role_arn" {
+  description = "Role GitHub Actions assumes to deploy (null without github_repository)."
+  value       = local.create_deploy_role ? aws_iam_role.deploy[0].arn : null
+}
+
+output "github_oidc_provider_arn" {
+  description = "The account's GitHub OIDC provider (null without github_repository)."
+  value       = local.github_oidc_provider_arn
+}
