@@ -16,6 +16,9 @@ pub struct Config {
     /// `LEASE_SECONDS`: how long a lease lasts when the invocation has no deadline (local runs);
     /// inside Lambda the lease ends with the function's own deadline. Default 900.
     pub lease: Duration,
+    /// `DEFAULT_HOLD`: how long a manual start outside the window keeps the tier up when the
+    /// payload gives no `hold_for`/`hold_until`. Default `2h`.
+    pub default_hold: chrono::Duration,
 }
 
 /// Every configuration problem, reported at once.
@@ -32,11 +35,16 @@ impl Config {
     /// Reads configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut problems = Vec::new();
-        let get = |k: &str| lookup(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            lookup(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
 
         let state_bucket = get("STATE_BUCKET").unwrap_or_default();
         if state_bucket.is_empty() {
-            problems.push("STATE_BUCKET is not set (the S3 bucket holding spec and state)".to_string());
+            problems
+                .push("STATE_BUCKET is not set (the S3 bucket holding spec and state)".to_string());
         } else if !is_bucket_name(&state_bucket) {
             problems.push(format!(
                 "STATE_BUCKET '{state_bucket}' is not a valid S3 bucket name (3 to 63 lower-case letters, digits, '.', '-')"
@@ -52,15 +60,25 @@ impl Config {
         }
         let spec_key = get("SPEC_KEY").unwrap_or_else(|| format!("{environment}/spec.json"));
         if spec_key.starts_with('/') || spec_key.ends_with('/') {
-            problems.push(format!("SPEC_KEY '{spec_key}' must be an object key without leading or trailing '/'"));
+            problems.push(format!(
+                "SPEC_KEY '{spec_key}' must be an object key without leading or trailing '/'"
+            ));
         }
-        if get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")).is_none() {
-            problems.push("AWS_REGION is not set (Lambda sets it; set it yourself when running locally)".to_string());
+        if get("AWS_REGION")
+            .or_else(|| get("AWS_DEFAULT_REGION"))
+            .is_none()
+        {
+            problems.push(
+                "AWS_REGION is not set (Lambda sets it; set it yourself when running locally)"
+                    .to_string(),
+            );
         }
         let endpoint_url = get("AWS_ENDPOINT_URL");
         if let Some(url) = &endpoint_url {
             if !(url.starts_with("http://") || url.starts_with("https://")) {
-                problems.push(format!("AWS_ENDPOINT_URL '{url}' must start with http:// or https://"));
+                problems.push(format!(
+                    "AWS_ENDPOINT_URL '{url}' must start with http:// or https://"
+                ));
             }
         }
         let lease = match get("LEASE_SECONDS") {
@@ -68,14 +86,33 @@ impl Config {
             Some(v) => match v.parse::<u64>() {
                 Ok(s) if (10..=3600).contains(&s) => Duration::from_secs(s),
                 _ => {
-                    problems.push(format!("LEASE_SECONDS '{v}' must be a whole number of seconds from 10 to 3600"));
+                    problems.push(format!(
+                        "LEASE_SECONDS '{v}' must be a whole number of seconds from 10 to 3600"
+                    ));
                     Duration::from_secs(900)
                 }
             },
         };
 
+        let default_hold = match get("DEFAULT_HOLD") {
+            None => chrono::Duration::hours(2),
+            Some(v) => crate::schedule::parse_duration(&v).unwrap_or_else(|| {
+                problems.push(format!(
+                    "DEFAULT_HOLD '{v}' must be a duration such as 2h or 90m"
+                ));
+                chrono::Duration::hours(2)
+            }),
+        };
+
         if problems.is_empty() {
-            Ok(Config { state_bucket, environment, spec_key, endpoint_url, lease })
+            Ok(Config {
+                state_bucket,
+                environment,
+                spec_key,
+                endpoint_url,
+                lease,
+                default_hold,
+            })
         } else {
             Err(ConfigError(problems))
         }
@@ -94,13 +131,16 @@ impl Config {
 
 fn is_bucket_name(s: &str) -> bool {
     (3..=63).contains(&s.len())
-        && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '.' || c == '-')
         && s.starts_with(|c: char| c.is_ascii_alphanumeric())
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
 fn is_environment_name(s: &str) -> bool {
-    (1..=32).contains(&s.len()) && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    (1..=32).contains(&s.len())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 #[cfg(test)]
@@ -109,13 +149,21 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
     #[test]
     fn minimal_configuration_defaults_the_spec_key_and_lease() {
-        let c = config(&[("STATE_BUCKET", "acme-scheduler"), ("ENVIRONMENT", "dev"), ("AWS_REGION", "us-east-1")]).unwrap();
+        let c = config(&[
+            ("STATE_BUCKET", "acme-scheduler"),
+            ("ENVIRONMENT", "dev"),
+            ("AWS_REGION", "us-east-1"),
+        ])
+        .unwrap();
         assert_eq!(c.spec_key, "dev/spec.json");
         assert_eq!(c.state_key(), "dev/state.json");
         assert_eq!(c.lease, Duration::from_secs(900));
@@ -124,11 +172,22 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let err = config(&[("STATE_BUCKET", "Bad_Bucket"), ("ENVIRONMENT", "Dev!"), ("AWS_ENDPOINT_URL", "localhost:5000"), ("LEASE_SECONDS", "2")])
-            .unwrap_err();
+        let err = config(&[
+            ("STATE_BUCKET", "Bad_Bucket"),
+            ("ENVIRONMENT", "Dev!"),
+            ("AWS_ENDPOINT_URL", "localhost:5000"),
+            ("LEASE_SECONDS", "2"),
+        ])
+        .unwrap_err();
         let text = err.to_string();
         assert_eq!(err.0.len(), 5, "{text}");
-        for needle in ["STATE_BUCKET", "ENVIRONMENT", "AWS_REGION", "AWS_ENDPOINT_URL", "LEASE_SECONDS"] {
+        for needle in [
+            "STATE_BUCKET",
+            "ENVIRONMENT",
+            "AWS_REGION",
+            "AWS_ENDPOINT_URL",
+            "LEASE_SECONDS",
+        ] {
             assert!(text.contains(needle), "{needle} missing from {text}");
         }
     }
@@ -136,8 +195,14 @@ mod tests {
     #[test]
     fn missing_variables_are_named() {
         let err = config(&[]).unwrap_err();
-        assert!(err.0.iter().any(|p| p.starts_with("STATE_BUCKET is not set")));
-        assert!(err.0.iter().any(|p| p.starts_with("ENVIRONMENT is not set")));
+        assert!(err
+            .0
+            .iter()
+            .any(|p| p.starts_with("STATE_BUCKET is not set")));
+        assert!(err
+            .0
+            .iter()
+            .any(|p| p.starts_with("ENVIRONMENT is not set")));
         assert!(err.0.iter().any(|p| p.starts_with("AWS_REGION is not set")));
     }
 }

@@ -2,6 +2,7 @@
 //! classic EventBridge "Scheduled Event". Anything else is rejected before any AWS call, with one
 //! message naming every problem.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
@@ -15,6 +16,10 @@ pub enum Action {
     Stop,
     /// Report phase, resources and recent transitions; never mutates.
     Status,
+    /// Converge to what the schedule, overrides and holds want now.
+    Reconcile,
+    /// Set or clear the tier-wide override tags.
+    Override,
 }
 
 impl Action {
@@ -24,6 +29,8 @@ impl Action {
             Action::Start => "start",
             Action::Stop => "stop",
             Action::Status => "status",
+            Action::Reconcile => "reconcile",
+            Action::Override => "override",
         }
     }
 
@@ -32,6 +39,8 @@ impl Action {
             "start" => Some(Action::Start),
             "stop" => Some(Action::Stop),
             "status" => Some(Action::Status),
+            "reconcile" => Some(Action::Reconcile),
+            "override" => Some(Action::Override),
             _ => None,
         }
     }
@@ -58,6 +67,28 @@ pub struct Request {
     pub trigger: Trigger,
     /// When set, the environment the sender meant; must match the function's.
     pub environment: Option<String>,
+    /// Manual start/stop: act even against an override tag (recorded with the reason).
+    pub force: bool,
+    /// Dry run only: decide as if it were this instant.
+    pub at: Option<DateTime<Utc>>,
+    /// Manual start/stop: hold the result until this instant...
+    pub hold_until: Option<DateTime<Utc>>,
+    /// ...or for this long.
+    pub hold_for: Option<chrono::Duration>,
+    /// `override` only: what to set.
+    pub override_mode: Option<OverrideMode>,
+    /// `override` only: when the override expires.
+    pub override_until: Option<DateTime<Utc>>,
+}
+
+/// What the `override` action sets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OverrideMode {
+    KeepRunning,
+    KeepStopped,
+    /// Remove the override tags.
+    Clear,
 }
 
 /// Every problem with a payload, reported at once.
@@ -65,7 +96,19 @@ pub struct Request {
 #[error("invalid invocation payload:\n  {}", .0.join("\n  "))]
 pub struct EventError(pub Vec<String>);
 
-const FIELDS: [&str; 5] = ["action", "dry_run", "reason", "trigger", "environment"];
+const FIELDS: [&str; 11] = [
+    "action",
+    "dry_run",
+    "reason",
+    "trigger",
+    "environment",
+    "force",
+    "at",
+    "hold_for",
+    "hold_until",
+    "mode",
+    "until",
+];
 const MAX_REASON: usize = 512;
 
 impl Request {
@@ -77,7 +120,9 @@ impl Request {
                 kind_of(value)
             )]));
         };
-        if obj.contains_key("detail-type") || obj.get("source").and_then(Value::as_str) == Some("aws.events") {
+        if obj.contains_key("detail-type")
+            || obj.get("source").and_then(Value::as_str) == Some("aws.events")
+        {
             return scheduled_event(obj);
         }
         manual(obj)
@@ -85,8 +130,8 @@ impl Request {
 
     /// Parses payload bytes.
     pub fn from_slice(bytes: &[u8]) -> Result<Request, EventError> {
-        let value: Value =
-            serde_json::from_slice(bytes).map_err(|e| EventError(vec![format!("the payload is not valid JSON: {e}")]))?;
+        let value: Value = serde_json::from_slice(bytes)
+            .map_err(|e| EventError(vec![format!("the payload is not valid JSON: {e}")]))?;
         Self::from_value(&value)
     }
 }
@@ -95,18 +140,25 @@ fn manual(obj: &Map<String, Value>) -> Result<Request, EventError> {
     let mut problems = Vec::new();
     for key in obj.keys() {
         if !FIELDS.contains(&key.as_str()) {
-            problems.push(format!("unknown field '{key}' (expected: {})", FIELDS.join(", ")));
+            problems.push(format!(
+                "unknown field '{key}' (expected: {})",
+                FIELDS.join(", ")
+            ));
         }
     }
     let action = match obj.get("action") {
         None => {
-            problems.push("missing 'action' (one of start, stop, status)".to_string());
+            problems.push(
+                "missing 'action' (one of start, stop, status, reconcile, override)".to_string(),
+            );
             None
         }
         Some(Value::String(s)) => {
             let a = Action::parse(s);
             if a.is_none() {
-                problems.push(format!("'action' is '{s}'; expected one of start, stop, status"));
+                problems.push(format!(
+                    "'action' is '{s}'; expected one of start, stop, status, reconcile, override"
+                ));
             }
             a
         }
@@ -119,14 +171,20 @@ fn manual(obj: &Map<String, Value>) -> Result<Request, EventError> {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
         Some(other) => {
-            problems.push(format!("'dry_run' must be true or false, got {}", kind_of(other)));
+            problems.push(format!(
+                "'dry_run' must be true or false, got {}",
+                kind_of(other)
+            ));
             false
         }
     };
     let reason = match obj.get("reason") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.chars().count() > MAX_REASON => {
-            problems.push(format!("'reason' is {} characters; at most {MAX_REASON}", s.chars().count()));
+            problems.push(format!(
+                "'reason' is {} characters; at most {MAX_REASON}",
+                s.chars().count()
+            ));
             None
         }
         Some(Value::String(s)) if s.chars().any(char::is_control) => {
@@ -144,7 +202,9 @@ fn manual(obj: &Map<String, Value>) -> Result<Request, EventError> {
         Some(Value::String(s)) if s == "manual" => Trigger::Manual,
         Some(Value::String(s)) if s == "schedule" => Trigger::Schedule,
         Some(other) => {
-            problems.push(format!("'trigger' must be \"manual\" or \"schedule\", got {other}"));
+            problems.push(format!(
+                "'trigger' must be \"manual\" or \"schedule\", got {other}"
+            ));
             Trigger::Manual
         }
     };
@@ -152,10 +212,99 @@ fn manual(obj: &Map<String, Value>) -> Result<Request, EventError> {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
         Some(other) => {
-            problems.push(format!("'environment' must be a string, got {}", kind_of(other)));
+            problems.push(format!(
+                "'environment' must be a string, got {}",
+                kind_of(other)
+            ));
             None
         }
     };
+    let force = match obj.get("force") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            problems.push(format!(
+                "'force' must be true or false, got {}",
+                kind_of(other)
+            ));
+            false
+        }
+    };
+    let at = timestamp(obj, "at", &mut problems);
+    let hold_until = timestamp(obj, "hold_until", &mut problems);
+    let override_until = timestamp(obj, "until", &mut problems);
+    let hold_for = match obj.get("hold_for") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            let d = crate::schedule::parse_duration(s);
+            if d.is_none() {
+                problems.push(format!(
+                    "'hold_for' is '{s}'; expected a duration such as \"3h\", \"90m\" or \"1h30m\""
+                ));
+            }
+            d
+        }
+        Some(other) => {
+            problems.push(format!(
+                "'hold_for' must be a string such as \"3h\", got {}",
+                kind_of(other)
+            ));
+            None
+        }
+    };
+    let override_mode = match obj.get("mode") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => match s.as_str() {
+            "keep-running" => Some(OverrideMode::KeepRunning),
+            "keep-stopped" => Some(OverrideMode::KeepStopped),
+            "clear" => Some(OverrideMode::Clear),
+            other => {
+                problems.push(format!(
+                    "'mode' is '{other}'; expected keep-running, keep-stopped or clear"
+                ));
+                None
+            }
+        },
+        Some(other) => {
+            problems.push(format!("'mode' must be a string, got {}", kind_of(other)));
+            None
+        }
+    };
+    if let Some(action) = action {
+        let manual_edge =
+            matches!(action, Action::Start | Action::Stop) && trigger == Trigger::Manual;
+        if at.is_some() && !dry_run {
+            problems.push(
+                "'at' is only allowed with \"dry_run\": true (it asks what would be decided then)"
+                    .to_string(),
+            );
+        }
+        if force && !manual_edge {
+            problems.push("'force' only applies to a manual start or stop".to_string());
+        }
+        if (hold_for.is_some() || hold_until.is_some()) && !manual_edge {
+            problems.push(
+                "'hold_for' and 'hold_until' only apply to a manual start or stop".to_string(),
+            );
+        }
+        if hold_for.is_some() && hold_until.is_some() {
+            problems.push("give either 'hold_for' or 'hold_until', not both".to_string());
+        }
+        match action {
+            Action::Override if override_mode.is_none() && !obj.contains_key("mode") => problems
+                .push("'override' needs 'mode' (keep-running, keep-stopped or clear)".to_string()),
+            Action::Override
+                if override_mode == Some(OverrideMode::Clear) && override_until.is_some() =>
+            {
+                problems.push("'until' makes no sense with mode clear".to_string())
+            }
+            Action::Override => {}
+            _ if obj.contains_key("mode") || obj.contains_key("until") => {
+                problems.push("'mode' and 'until' only apply to the override action".to_string())
+            }
+            _ => {}
+        }
+    }
     match action {
         Some(action) if problems.is_empty() => Ok(Request {
             action,
@@ -163,8 +312,38 @@ fn manual(obj: &Map<String, Value>) -> Result<Request, EventError> {
             reason: reason.unwrap_or_else(|| default_reason(action, trigger)),
             trigger,
             environment,
+            force,
+            at,
+            hold_until,
+            hold_for,
+            override_mode,
+            override_until,
         }),
         _ => Err(EventError(problems)),
+    }
+}
+
+fn timestamp(
+    obj: &Map<String, Value>,
+    key: &str,
+    problems: &mut Vec<String>,
+) -> Option<DateTime<Utc>> {
+    match obj.get(key) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => Some(t.with_timezone(&Utc)),
+            Err(e) => {
+                problems.push(format!("'{key}' is '{s}', not an RFC 3339 timestamp such as 2026-12-24T18:00:00-05:00 ({e})"));
+                None
+            }
+        },
+        Some(other) => {
+            problems.push(format!(
+                "'{key}' must be an RFC 3339 timestamp string, got {}",
+                kind_of(other)
+            ));
+            None
+        }
     }
 }
 
@@ -175,7 +354,9 @@ fn scheduled_event(obj: &Map<String, Value>) -> Result<Request, EventError> {
     if obj.get("detail-type").and_then(Value::as_str) != Some("Scheduled Event") {
         problems.push(format!(
             "EventBridge event with detail-type {} is not supported (only \"Scheduled Event\")",
-            obj.get("detail-type").map(Value::to_string).unwrap_or_else(|| "missing".into())
+            obj.get("detail-type")
+                .map(Value::to_string)
+                .unwrap_or_else(|| "missing".into())
         ));
     }
     if obj.get("source").and_then(Value::as_str) != Some("aws.events") {
@@ -189,16 +370,21 @@ fn scheduled_event(obj: &Map<String, Value>) -> Result<Request, EventError> {
     let action = match rules.as_slice() {
         [arn] => {
             let name = arn.rsplit('/').next().unwrap_or(arn);
-            let action = name.rsplit('-').next().and_then(Action::parse);
+            let action = name
+                .rsplit('-')
+                .next()
+                .and_then(Action::parse)
+                .filter(|a| *a != Action::Override);
             if action.is_none() {
                 problems.push(format!(
-                    "rule '{name}' does not say what to do: its name must end in -start, -stop or -status"
+                    "rule '{name}' does not say what to do: its name must end in -start, -stop, -reconcile or -status"
                 ));
             }
             action
         }
         _ => {
-            problems.push("a Scheduled Event must name exactly one rule in 'resources'".to_string());
+            problems
+                .push("a Scheduled Event must name exactly one rule in 'resources'".to_string());
             None
         }
     };
@@ -206,9 +392,18 @@ fn scheduled_event(obj: &Map<String, Value>) -> Result<Request, EventError> {
         Some(action) if problems.is_empty() => Ok(Request {
             action,
             dry_run: false,
-            reason: format!("EventBridge rule {}", rules[0].rsplit('/').next().unwrap_or_default()),
+            reason: format!(
+                "EventBridge rule {}",
+                rules[0].rsplit('/').next().unwrap_or_default()
+            ),
             trigger: Trigger::Schedule,
             environment: None,
+            force: false,
+            at: None,
+            hold_until: None,
+            hold_for: None,
+            override_mode: None,
+            override_until: None,
         }),
         _ => Err(EventError(problems)),
     }
@@ -267,7 +462,10 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let err = Request::from_value(&json!({"action":"restart","dry_run":"yes","reason":7,"colour":"blue"})).unwrap_err();
+        let err = Request::from_value(
+            &json!({"action":"restart","dry_run":"yes","reason":7,"colour":"blue"}),
+        )
+        .unwrap_err();
         assert_eq!(err.0.len(), 4, "{err}");
     }
 

@@ -17,8 +17,8 @@ use tokio::time::Instant;
 
 use crate::aws::{AwsError, Clients, ErrorKind};
 use crate::model::{
-    is_owned, ownership_tags, AliasTarget, LoadBalancer, LoadBalancerState, NatState, RecordChange, ScalingBounds, Tags,
-    TAG_EIP_MODE, TAG_NAT,
+    is_owned, ownership_tags, AliasTarget, LoadBalancer, LoadBalancerState, NatState, RecordChange,
+    ScalingBounds, Tags, TAG_EIP_MODE, TAG_NAT,
 };
 use crate::plan::{owner_record_value, Observed, Plan, Step, StepKind, OWNER_RECORD_PREFIX};
 use crate::spec::{ElasticIpMode, Spec};
@@ -35,22 +35,43 @@ pub struct Ledger {
 impl Ledger {
     /// What exists and is ours, per the observation; `previous` keeps the retired NAT ids.
     pub fn from_observed(observed: &Observed, environment: &str, previous: &Resources) -> Ledger {
-        let mut resources = Resources { retired_nat_gateway_ids: previous.retired_nat_gateway_ids.clone(), ..Default::default() };
-        for nat in observed.nat_gateways.iter().filter(|n| is_owned(&n.tags, environment) && n.state.is_live()) {
-            let Some(name) = nat.tags.get(TAG_NAT) else { continue };
+        let mut resources = Resources {
+            retired_nat_gateway_ids: previous.retired_nat_gateway_ids.clone(),
+            ..Default::default()
+        };
+        for nat in observed
+            .nat_gateways
+            .iter()
+            .filter(|n| is_owned(&n.tags, environment) && n.state.is_live())
+        {
+            let Some(name) = nat.tags.get(TAG_NAT) else {
+                continue;
+            };
             let entry = resources.nat_gateways.entry(name.clone()).or_default();
             entry.nat_gateway_id = Some(nat.id.clone());
             entry.allocation_id = nat.allocation_ids.first().cloned();
         }
-        for address in observed.addresses.iter().filter(|a| is_owned(&a.tags, environment)) {
-            let Some(name) = address.tags.get(TAG_NAT) else { continue };
+        for address in observed
+            .addresses
+            .iter()
+            .filter(|a| is_owned(&a.tags, environment))
+        {
+            let Some(name) = address.tags.get(TAG_NAT) else {
+                continue;
+            };
             let entry = resources.nat_gateways.entry(name.clone()).or_default();
-            if entry.allocation_id.is_none() || entry.allocation_id.as_deref() == Some(&address.allocation_id) {
+            if entry.allocation_id.is_none()
+                || entry.allocation_id.as_deref() == Some(&address.allocation_id)
+            {
                 entry.allocation_id = Some(address.allocation_id.clone());
                 entry.public_ip = Some(address.public_ip.clone());
             }
         }
-        let load_balancer = observed.load_balancer.load_balancer.clone().filter(|lb| is_owned(&lb.tags, environment));
+        let load_balancer = observed
+            .load_balancer
+            .load_balancer
+            .clone()
+            .filter(|lb| is_owned(&lb.tags, environment));
         if let Some(lb) = &load_balancer {
             resources.load_balancer = Some(LoadBalancerRecord {
                 arn: lb.arn.clone(),
@@ -61,7 +82,10 @@ impl Ledger {
                 resources.listeners.insert(l.port, l.arn.clone());
             }
         }
-        Ledger { resources, load_balancer }
+        Ledger {
+            resources,
+            load_balancer,
+        }
     }
 
     fn retire_nat(&mut self, name: &str, id: &str) {
@@ -82,14 +106,20 @@ impl Ledger {
 /// Receives the ledger after each step that changed it (the handler writes it to S3).
 pub trait Checkpoint: Send + Sync {
     /// Persists `resources`; an error aborts the run (e.g. the lease was lost).
-    fn save<'a>(&'a self, resources: &'a Resources) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+    fn save<'a>(
+        &'a self,
+        resources: &'a Resources,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 }
 
 /// A checkpoint that keeps nothing (dry runs, tests of the executor alone).
 pub struct NoCheckpoint;
 
 impl Checkpoint for NoCheckpoint {
-    fn save<'a>(&'a self, _: &'a Resources) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+    fn save<'a>(
+        &'a self,
+        _: &'a Resources,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
         Box::pin(async { Ok(()) })
     }
 }
@@ -158,7 +188,8 @@ enum StepResult {
     TimedOut(String),
 }
 
-type StepFuture<'f> = Pin<Box<dyn Future<Output = (usize, Result<StepResult, AwsError>, Duration)> + Send + 'f>>;
+type StepFuture<'f> =
+    Pin<Box<dyn Future<Output = (usize, Result<StepResult, AwsError>, Duration)> + Send + 'f>>;
 
 impl<'a> Executor<'a> {
     /// Runs `plan`, starting with the ids in `ledger`.
@@ -203,7 +234,9 @@ impl<'a> Executor<'a> {
                     }));
                 }
             }
-            let Some((id, result, elapsed)) = running.next().await else { break };
+            let Some((id, result, elapsed)) = running.next().await else {
+                break;
+            };
             let record = &mut records[id];
             record.duration_ms = elapsed.as_millis() as u64;
             match result {
@@ -223,7 +256,11 @@ impl<'a> Executor<'a> {
                     record.detail = Some(e.to_string());
                     if !matches!(end, RunEnd::Failed(_)) {
                         end = RunEnd::Failed(FailureRecord {
-                            step: Some(format!("{} {}", plan.steps[id].kind.name(), plan.steps[id].target)),
+                            step: Some(format!(
+                                "{} {}",
+                                plan.steps[id].kind.name(),
+                                plan.steps[id].target
+                            )),
                             code: e.code.clone(),
                             message: e.to_string(),
                         });
@@ -233,16 +270,27 @@ impl<'a> Executor<'a> {
             if !plan.steps[id].kind.is_wait() {
                 let snapshot = ledger.lock().expect("ledger lock").resources.clone();
                 if let Err(message) = self.checkpoint.save(&snapshot).await {
-                    end = RunEnd::Failed(FailureRecord { step: None, code: None, message });
+                    end = RunEnd::Failed(FailureRecord {
+                        step: None,
+                        code: None,
+                        message,
+                    });
                 }
             }
         }
         drop(running);
-        RunReport { steps: records, end, ledger: ledger.into_inner().expect("ledger lock"), warnings }
+        RunReport {
+            steps: records,
+            end,
+            ledger: ledger.into_inner().expect("ledger lock"),
+            warnings,
+        }
     }
 
     fn deadline_near(&self) -> bool {
-        self.options.deadline.is_some_and(|d| Instant::now() + self.options.deadline_margin >= d)
+        self.options
+            .deadline
+            .is_some_and(|d| Instant::now() + self.options.deadline_margin >= d)
     }
 
     /// Runs one step, retrying transient errors with backoff.
@@ -250,8 +298,15 @@ impl<'a> Executor<'a> {
         let mut attempt = 1;
         loop {
             match self.execute(&step.kind, ledger).await {
-                Err(e) if (e.is_transient() || retry_anyway(&step.kind, &e)) && attempt < self.options.max_attempts => {
-                    let backoff = self.options.base_backoff.saturating_mul(1 << (attempt - 1)).min(Duration::from_secs(20));
+                Err(e)
+                    if (e.is_transient() || retry_anyway(&step.kind, &e))
+                        && attempt < self.options.max_attempts =>
+                {
+                    let backoff = self
+                        .options
+                        .base_backoff
+                        .saturating_mul(1 << (attempt - 1))
+                        .min(Duration::from_secs(20));
                     let jitter = backoff.mul_f64(rand::random::<f64>() * 0.5);
                     tracing::warn!(step = %step.target, attempt, error = %e, "transient error; retrying");
                     tokio::time::sleep(backoff + jitter).await;
@@ -271,35 +326,61 @@ impl<'a> Executor<'a> {
         tags
     }
 
-    async fn execute(&self, kind: &StepKind, ledger: &Mutex<Ledger>) -> Result<StepResult, AwsError> {
+    async fn execute(
+        &self,
+        kind: &StepKind,
+        ledger: &Mutex<Ledger>,
+    ) -> Result<StepResult, AwsError> {
         use StepKind::*;
         let c = self.clients;
         let done = |detail: Option<String>| Ok(StepResult::Done(detail));
         match kind {
             SuspendScaling { cluster, service } => {
-                c.containers.set_scaling_bounds(cluster, service, ScalingBounds { min: 0, max: 0 }).await?;
+                c.containers
+                    .set_scaling_bounds(cluster, service, ScalingBounds { min: 0, max: 0 })
+                    .await?;
                 done(None)
             }
-            ScaleService { cluster, service, desired_count } => {
-                c.containers.set_desired_count(cluster, service, *desired_count).await?;
+            ScaleService {
+                cluster,
+                service,
+                desired_count,
+            } => {
+                c.containers
+                    .set_desired_count(cluster, service, *desired_count)
+                    .await?;
                 done(Some(format!("desired count {desired_count}")))
             }
-            DeleteRecords { zone_id, records, .. } => {
-                let changes: Vec<RecordChange> = records.iter().map(|r| RecordChange::Delete { record: r.clone() }).collect();
+            DeleteRecords {
+                zone_id, records, ..
+            } => {
+                let changes: Vec<RecordChange> = records
+                    .iter()
+                    .map(|r| RecordChange::Delete { record: r.clone() })
+                    .collect();
                 c.dns.change_records(zone_id, &changes).await?;
                 done(None)
             }
             DisassociateWebAcl { load_balancer_arn } => {
-                c.load_balancing.disassociate_web_acl(load_balancer_arn).await?;
+                c.load_balancing
+                    .disassociate_web_acl(load_balancer_arn)
+                    .await?;
                 done(None)
             }
             DeleteListener { port, listener_arn } => {
                 c.load_balancing.delete_listener(listener_arn).await?;
-                ledger.lock().expect("ledger lock").resources.listeners.remove(port);
+                ledger
+                    .lock()
+                    .expect("ledger lock")
+                    .resources
+                    .listeners
+                    .remove(port);
                 done(Some(listener_arn.clone()))
             }
             DeleteLoadBalancer { load_balancer_arn } => {
-                c.load_balancing.delete_load_balancer(load_balancer_arn).await?;
+                c.load_balancing
+                    .delete_load_balancer(load_balancer_arn)
+                    .await?;
                 let mut l = ledger.lock().expect("ledger lock");
                 l.resources.load_balancer = None;
                 l.resources.listeners.clear();
@@ -310,16 +391,25 @@ impl<'a> Executor<'a> {
                 c.network.delete_default_route(route_table_id).await?;
                 done(None)
             }
-            DeleteNatGateway { nat, nat_gateway_id } => {
+            DeleteNatGateway {
+                nat,
+                nat_gateway_id,
+            } => {
                 c.network.delete_nat_gateway(nat_gateway_id).await?;
-                ledger.lock().expect("ledger lock").retire_nat(nat, nat_gateway_id);
+                ledger
+                    .lock()
+                    .expect("ledger lock")
+                    .retire_nat(nat, nat_gateway_id);
                 done(Some(nat_gateway_id.clone()))
             }
             WaitNatDeleted { nat_gateway_id, .. } => {
                 let bound = Duration::from_secs(self.spec.timeouts.nat_deleted_seconds);
                 let id = nat_gateway_id.clone();
                 self.wait(bound, format!("NAT gateway {id} to be deleted"), || async {
-                    Ok(c.network.describe_nat_gateway(&id).await?.is_none_or(|n| n.state == NatState::Deleted))
+                    Ok(c.network
+                        .describe_nat_gateway(&id)
+                        .await?
+                        .is_none_or(|n| n.state == NatState::Deleted))
                 })
                 .await
                 .map(|r| match r {
@@ -344,16 +434,35 @@ impl<'a> Executor<'a> {
                 done(Some(association_id.clone()))
             }
             AllocateAddress { nat } => {
-                let mode = self.spec.nat_gateways.iter().find(|n| &n.name == nat).map(|n| n.elastic_ip.mode);
-                let mode = if mode == Some(ElasticIpMode::Keep) { "keep" } else { "release" };
-                let address = c.network.allocate_address(&self.tags(&[(TAG_NAT, nat), (TAG_EIP_MODE, mode)])).await?;
+                let mode = self
+                    .spec
+                    .nat_gateways
+                    .iter()
+                    .find(|n| &n.name == nat)
+                    .map(|n| n.elastic_ip.mode);
+                let mode = if mode == Some(ElasticIpMode::Keep) {
+                    "keep"
+                } else {
+                    "release"
+                };
+                let address = c
+                    .network
+                    .allocate_address(&self.tags(&[(TAG_NAT, nat), (TAG_EIP_MODE, mode)]))
+                    .await?;
                 let mut l = ledger.lock().expect("ledger lock");
                 let entry = l.resources.nat_gateways.entry(nat.clone()).or_default();
                 entry.allocation_id = Some(address.allocation_id.clone());
                 entry.public_ip = Some(address.public_ip.clone());
-                done(Some(format!("{} ({})", address.allocation_id, address.public_ip)))
+                done(Some(format!(
+                    "{} ({})",
+                    address.allocation_id, address.public_ip
+                )))
             }
-            CreateNatGateway { nat, subnet_id, allocation_id } => {
+            CreateNatGateway {
+                nat,
+                subnet_id,
+                allocation_id,
+            } => {
                 let allocation = match allocation_id {
                     Some(a) => a.clone(),
                     None => ledger
@@ -363,10 +472,26 @@ impl<'a> Executor<'a> {
                         .nat_gateways
                         .get(nat)
                         .and_then(|r| r.allocation_id.clone())
-                        .ok_or_else(|| internal("CreateNatGateway", "no Elastic IP was allocated for this NAT"))?,
+                        .ok_or_else(|| {
+                            internal(
+                                "CreateNatGateway",
+                                "no Elastic IP was allocated for this NAT",
+                            )
+                        })?,
                 };
-                let token: String = format!("{}-{}", self.options.invocation_id, nat).chars().take(64).collect();
-                let gw = c.network.create_nat_gateway(subnet_id, &allocation, &self.tags(&[(TAG_NAT, nat)]), &token).await?;
+                let token: String = format!("{}-{}", self.options.invocation_id, nat)
+                    .chars()
+                    .take(64)
+                    .collect();
+                let gw = c
+                    .network
+                    .create_nat_gateway(
+                        subnet_id,
+                        &allocation,
+                        &self.tags(&[(TAG_NAT, nat)]),
+                        &token,
+                    )
+                    .await?;
                 let mut l = ledger.lock().expect("ledger lock");
                 let entry = l.resources.nat_gateways.entry(nat.clone()).or_default();
                 entry.nat_gateway_id = Some(gw.id.clone());
@@ -377,42 +502,69 @@ impl<'a> Executor<'a> {
                 let id = self.nat_id(ledger, nat)?;
                 let bound = Duration::from_secs(self.spec.timeouts.nat_available_seconds);
                 let result = self
-                    .wait(bound, format!("NAT gateway {id} to become available"), || async {
-                        match c.network.describe_nat_gateway(&id).await? {
-                            Some(n) if n.state == NatState::Available => Ok(true),
-                            Some(n) if n.state == NatState::Failed || n.state == NatState::Deleted => Err(AwsError {
-                                operation: "DescribeNatGateways",
-                                code: Some("NatGatewayFailed".into()),
-                                message: format!("NAT gateway {id} is {:?}", n.state).to_lowercase(),
-                                kind: ErrorKind::Permanent,
-                            }),
-                            _ => Ok(false),
-                        }
-                    })
+                    .wait(
+                        bound,
+                        format!("NAT gateway {id} to become available"),
+                        || async {
+                            match c.network.describe_nat_gateway(&id).await? {
+                                Some(n) if n.state == NatState::Available => Ok(true),
+                                Some(n)
+                                    if n.state == NatState::Failed
+                                        || n.state == NatState::Deleted =>
+                                {
+                                    Err(AwsError {
+                                        operation: "DescribeNatGateways",
+                                        code: Some("NatGatewayFailed".into()),
+                                        message: format!("NAT gateway {id} is {:?}", n.state)
+                                            .to_lowercase(),
+                                        kind: ErrorKind::Permanent,
+                                    })
+                                }
+                                _ => Ok(false),
+                            }
+                        },
+                    )
                     .await?;
                 // Routes to a gateway that is not available would blackhole traffic: a timeout
                 // here is a failure of the step, not a warning.
                 match result {
-                    StepResult::TimedOut(m) => Err(AwsError { operation: "DescribeNatGateways", code: None, message: m, kind: ErrorKind::Transient }),
+                    StepResult::TimedOut(m) => Err(AwsError {
+                        operation: "DescribeNatGateways",
+                        code: None,
+                        message: m,
+                        kind: ErrorKind::Transient,
+                    }),
                     ok => Ok(ok),
                 }
             }
-            CreateRoute { route_table_id, nat } => {
+            CreateRoute {
+                route_table_id,
+                nat,
+            } => {
                 let id = self.nat_id(ledger, nat)?;
                 match c.network.create_default_route(route_table_id, &id).await {
-                    Err(e) if e.has_code(&["RouteAlreadyExists"]) => c.network.replace_default_route(route_table_id, &id).await?,
+                    Err(e) if e.has_code(&["RouteAlreadyExists"]) => {
+                        c.network.replace_default_route(route_table_id, &id).await?
+                    }
                     other => other?,
                 }
                 done(Some(id))
             }
-            ReplaceRoute { route_table_id, nat, .. } => {
+            ReplaceRoute {
+                route_table_id,
+                nat,
+                ..
+            } => {
                 let id = self.nat_id(ledger, nat)?;
                 c.network.replace_default_route(route_table_id, &id).await?;
                 done(Some(id))
             }
             CreateLoadBalancer { .. } => {
                 let spec = self.lb_spec()?;
-                let lb = c.load_balancing.create_load_balancer(spec, &self.tags(&[])).await?;
+                let lb = c
+                    .load_balancing
+                    .create_load_balancer(spec, &self.tags(&[]))
+                    .await?;
                 let mut l = ledger.lock().expect("ledger lock");
                 l.resources.load_balancer = Some(LoadBalancerRecord {
                     arn: lb.arn.clone(),
@@ -426,37 +578,66 @@ impl<'a> Executor<'a> {
             WaitLoadBalancerActive { name } => {
                 let bound = Duration::from_secs(self.spec.timeouts.load_balancer_active_seconds);
                 let result = self
-                    .wait(bound, format!("load balancer {name} to become active"), || async {
-                        match c.load_balancing.find_load_balancer(name).await? {
-                            Some(lb) if matches!(lb.state, LoadBalancerState::Active | LoadBalancerState::ActiveImpaired) => {
-                                ledger.lock().expect("ledger lock").load_balancer = Some(lb);
-                                Ok(true)
+                    .wait(
+                        bound,
+                        format!("load balancer {name} to become active"),
+                        || async {
+                            match c.load_balancing.find_load_balancer(name).await? {
+                                Some(lb)
+                                    if matches!(
+                                        lb.state,
+                                        LoadBalancerState::Active
+                                            | LoadBalancerState::ActiveImpaired
+                                    ) =>
+                                {
+                                    ledger.lock().expect("ledger lock").load_balancer = Some(lb);
+                                    Ok(true)
+                                }
+                                Some(lb) if lb.state == LoadBalancerState::Failed => {
+                                    Err(AwsError {
+                                        operation: "DescribeLoadBalancers",
+                                        code: Some("LoadBalancerFailed".into()),
+                                        message: format!(
+                                            "load balancer {name} failed to provision"
+                                        ),
+                                        kind: ErrorKind::Permanent,
+                                    })
+                                }
+                                _ => Ok(false),
                             }
-                            Some(lb) if lb.state == LoadBalancerState::Failed => Err(AwsError {
-                                operation: "DescribeLoadBalancers",
-                                code: Some("LoadBalancerFailed".into()),
-                                message: format!("load balancer {name} failed to provision"),
-                                kind: ErrorKind::Permanent,
-                            }),
-                            _ => Ok(false),
-                        }
-                    })
+                        },
+                    )
                     .await?;
                 match result {
-                    StepResult::TimedOut(m) => Err(AwsError { operation: "DescribeLoadBalancers", code: None, message: m, kind: ErrorKind::Transient }),
+                    StepResult::TimedOut(m) => Err(AwsError {
+                        operation: "DescribeLoadBalancers",
+                        code: None,
+                        message: m,
+                        kind: ErrorKind::Transient,
+                    }),
                     ok => Ok(ok),
                 }
             }
             SetLoadBalancerAttributes { .. } => {
                 let arn = self.lb_arn(ledger)?;
-                c.load_balancing.set_attributes(&arn, &self.lb_spec()?.attributes).await?;
+                c.load_balancing
+                    .set_attributes(&arn, &self.lb_spec()?.attributes)
+                    .await?;
                 done(None)
             }
             CreateListener { port } => {
                 let arn = self.lb_arn(ledger)?;
                 let spec = self.listener_spec(*port)?;
-                let listener = c.load_balancing.create_listener(&arn, spec, &self.tags(&[])).await?;
-                ledger.lock().expect("ledger lock").resources.listeners.insert(*port, listener.arn.clone());
+                let listener = c
+                    .load_balancing
+                    .create_listener(&arn, spec, &self.tags(&[]))
+                    .await?;
+                ledger
+                    .lock()
+                    .expect("ledger lock")
+                    .resources
+                    .listeners
+                    .insert(*port, listener.arn.clone());
                 done(Some(listener.arn))
             }
             CreateRule { port, priority } => {
@@ -467,28 +648,43 @@ impl<'a> Executor<'a> {
                     .listeners
                     .get(port)
                     .cloned()
-                    .ok_or_else(|| internal("CreateRule", &format!("no listener on port {port}")))?;
+                    .ok_or_else(|| {
+                        internal("CreateRule", &format!("no listener on port {port}"))
+                    })?;
                 let rule = self
                     .listener_spec(*port)?
                     .rules
                     .iter()
                     .find(|r| r.priority == *priority)
-                    .ok_or_else(|| internal("CreateRule", &format!("no rule {priority} in the spec")))?;
-                c.load_balancing.create_rule(&listener_arn, rule, &self.tags(&[])).await?;
+                    .ok_or_else(|| {
+                        internal("CreateRule", &format!("no rule {priority} in the spec"))
+                    })?;
+                c.load_balancing
+                    .create_rule(&listener_arn, rule, &self.tags(&[]))
+                    .await?;
                 done(None)
             }
             AssociateWebAcl { web_acl_arn } => {
                 let arn = self.lb_arn(ledger)?;
-                c.load_balancing.associate_web_acl(&arn, web_acl_arn).await?;
+                c.load_balancing
+                    .associate_web_acl(&arn, web_acl_arn)
+                    .await?;
                 done(None)
             }
-            UpsertRecords { zone_id, name, types, claim } => {
+            UpsertRecords {
+                zone_id,
+                name,
+                types,
+                claim,
+            } => {
                 let lb = ledger
                     .lock()
                     .expect("ledger lock")
                     .load_balancer
                     .clone()
-                    .ok_or_else(|| internal("ChangeResourceRecordSets", "no load balancer to point at"))?;
+                    .ok_or_else(|| {
+                        internal("ChangeResourceRecordSets", "no load balancer to point at")
+                    })?;
                 let mut changes = Vec::new();
                 if *claim {
                     changes.push(RecordChange::UpsertTxt {
@@ -511,33 +707,75 @@ impl<'a> Executor<'a> {
                 c.dns.change_records(zone_id, &changes).await?;
                 done(Some(format!("alias to {}", lb.dns_name)))
             }
-            CreateService { cluster, service, desired_count } => {
+            CreateService {
+                cluster,
+                service,
+                desired_count,
+            } => {
                 let spec = self.service_spec(cluster, service)?;
-                let created = c.containers.create_service(spec, *desired_count, &self.tags(&[])).await?;
-                done(Some(format!("{} with desired count {desired_count}", created.arn)))
+                let created = c
+                    .containers
+                    .create_service(spec, *desired_count, &self.tags(&[]))
+                    .await?;
+                done(Some(format!(
+                    "{} with desired count {desired_count}",
+                    created.arn
+                )))
             }
-            RestoreScaling { cluster, service, min, max } => {
-                c.containers.set_scaling_bounds(cluster, service, ScalingBounds { min: *min, max: *max }).await?;
+            RestoreScaling {
+                cluster,
+                service,
+                min,
+                max,
+            } => {
+                c.containers
+                    .set_scaling_bounds(
+                        cluster,
+                        service,
+                        ScalingBounds {
+                            min: *min,
+                            max: *max,
+                        },
+                    )
+                    .await?;
                 done(Some(format!("{min}..{max}")))
             }
             PutScalingPolicy { cluster, service } => {
                 let spec = self.service_spec(cluster, service)?;
-                let Some(scaling) = &spec.auto_scaling else { return done(None) };
+                let Some(scaling) = &spec.auto_scaling else {
+                    return done(None);
+                };
                 let label = if scaling.target_tracking.metric == "ALBRequestCountPerTarget" {
                     let lb_arn = self.lb_arn(ledger)?;
-                    let tg = spec.load_balancer.as_ref().map(|l| l.target_group_arn.clone()).unwrap_or_default();
+                    let tg = spec
+                        .load_balancer
+                        .as_ref()
+                        .map(|l| l.target_group_arn.clone())
+                        .unwrap_or_default();
                     Some(resource_label(&lb_arn, &tg))
                 } else {
                     None
                 };
-                c.containers.put_scaling_policy(cluster, service, &scaling.target_tracking, label.as_deref()).await?;
+                c.containers
+                    .put_scaling_policy(
+                        cluster,
+                        service,
+                        &scaling.target_tracking,
+                        label.as_deref(),
+                    )
+                    .await?;
                 done(None)
             }
             WaitServicesStable { services } => {
                 let bound = Duration::from_secs(self.spec.timeouts.services_stable_seconds);
-                self.wait(bound, format!("services {} to be stable with healthy targets", services.join(", ")), || {
-                    self.services_stable(services)
-                })
+                self.wait(
+                    bound,
+                    format!(
+                        "services {} to be stable with healthy targets",
+                        services.join(", ")
+                    ),
+                    || self.services_stable(services),
+                )
                 .await
             }
         }
@@ -545,17 +783,34 @@ impl<'a> Executor<'a> {
 
     async fn services_stable(&self, keys: &[String]) -> Result<bool, AwsError> {
         let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-        for s in self.spec.services.iter().filter(|s| keys.contains(&s.key())) {
-            by_cluster.entry(&s.cluster).or_default().push(s.name.clone());
+        for s in self
+            .spec
+            .services
+            .iter()
+            .filter(|s| keys.contains(&s.key()))
+        {
+            by_cluster
+                .entry(&s.cluster)
+                .or_default()
+                .push(s.name.clone());
         }
         for (cluster, names) in by_cluster {
-            for s in self.clients.containers.describe_services(cluster, &names).await? {
+            for s in self
+                .clients
+                .containers
+                .describe_services(cluster, &names)
+                .await?
+            {
                 if s.running_count != s.desired_count || s.deployments > 1 || s.pending_count > 0 {
                     return Ok(false);
                 }
                 let spec = self.service_spec(&s.cluster, &s.name)?;
                 if let Some(lb) = &spec.load_balancer {
-                    let (healthy, _) = self.clients.load_balancing.target_health(&lb.target_group_arn).await?;
+                    let (healthy, _) = self
+                        .clients
+                        .load_balancing
+                        .target_health(&lb.target_group_arn)
+                        .await?;
                     if healthy < s.desired_count {
                         return Ok(false);
                     }
@@ -566,7 +821,12 @@ impl<'a> Executor<'a> {
     }
 
     /// Polls `check` until it answers true, at most for `bound` (and never past the deadline).
-    async fn wait<F, Fut>(&self, bound: Duration, what: String, check: F) -> Result<StepResult, AwsError>
+    async fn wait<F, Fut>(
+        &self,
+        bound: Duration,
+        what: String,
+        check: F,
+    ) -> Result<StepResult, AwsError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<bool, AwsError>>,
@@ -579,11 +839,16 @@ impl<'a> Executor<'a> {
             match check().await {
                 Ok(true) => return Ok(StepResult::Done(None)),
                 Ok(false) => {}
-                Err(e) if e.is_transient() => tracing::warn!(error = %e, "transient error while waiting"),
+                Err(e) if e.is_transient() => {
+                    tracing::warn!(error = %e, "transient error while waiting")
+                }
                 Err(e) => return Err(e),
             }
             if Instant::now() + self.options.poll_interval > until {
-                return Ok(StepResult::TimedOut(format!("gave up waiting after {} s for {what}", bound.as_secs())));
+                return Ok(StepResult::TimedOut(format!(
+                    "gave up waiting after {} s for {what}",
+                    bound.as_secs()
+                )));
             }
             tokio::time::sleep(self.options.poll_interval).await;
         }
@@ -597,7 +862,12 @@ impl<'a> Executor<'a> {
             .nat_gateways
             .get(nat)
             .and_then(|r| r.nat_gateway_id.clone())
-            .ok_or_else(|| internal("DescribeNatGateways", &format!("no NAT gateway for '{nat}'")))
+            .ok_or_else(|| {
+                internal(
+                    "DescribeNatGateways",
+                    &format!("no NAT gateway for '{nat}'"),
+                )
+            })
     }
 
     fn lb_arn(&self, ledger: &Mutex<Ledger>) -> Result<String, AwsError> {
@@ -612,7 +882,10 @@ impl<'a> Executor<'a> {
     }
 
     fn lb_spec(&self) -> Result<&crate::spec::LoadBalancerSpec, AwsError> {
-        self.spec.load_balancer.as_ref().ok_or_else(|| internal("CreateLoadBalancer", "the spec has no load_balancer"))
+        self.spec
+            .load_balancer
+            .as_ref()
+            .ok_or_else(|| internal("CreateLoadBalancer", "the spec has no load_balancer"))
     }
 
     fn listener_spec(&self, port: u16) -> Result<&crate::spec::ListenerSpec, AwsError> {
@@ -620,32 +893,56 @@ impl<'a> Executor<'a> {
             .listeners
             .iter()
             .find(|l| l.port == port)
-            .ok_or_else(|| internal("CreateListener", &format!("no listener on port {port} in the spec")))
+            .ok_or_else(|| {
+                internal(
+                    "CreateListener",
+                    &format!("no listener on port {port} in the spec"),
+                )
+            })
     }
 
-    fn service_spec(&self, cluster: &str, name: &str) -> Result<&crate::spec::ServiceSpec, AwsError> {
+    fn service_spec(
+        &self,
+        cluster: &str,
+        name: &str,
+    ) -> Result<&crate::spec::ServiceSpec, AwsError> {
         self.spec
             .services
             .iter()
             .find(|s| s.cluster == cluster && s.name == name)
-            .ok_or_else(|| internal("CreateService", &format!("no service {cluster}/{name} in the spec")))
+            .ok_or_else(|| {
+                internal(
+                    "CreateService",
+                    &format!("no service {cluster}/{name} in the spec"),
+                )
+            })
     }
 }
 
 /// Errors worth retrying although AWS calls them permanent: releasing an address in the
 /// seconds after its NAT gateway reached `deleted`.
 fn retry_anyway(kind: &StepKind, e: &AwsError) -> bool {
-    matches!(kind, StepKind::ReleaseAddress { .. }) && e.has_code(&["InvalidIPAddress.InUse", "AuthFailure"])
+    matches!(kind, StepKind::ReleaseAddress { .. })
+        && e.has_code(&["InvalidIPAddress.InUse", "AuthFailure"])
 }
 
 fn internal(operation: &'static str, message: &str) -> AwsError {
-    AwsError { operation, code: None, message: message.to_string(), kind: ErrorKind::Permanent }
+    AwsError {
+        operation,
+        code: None,
+        message: message.to_string(),
+        kind: ErrorKind::Permanent,
+    }
 }
 
 /// `app/<lb>/<id>/targetgroup/<tg>/<id>`, the resource label of `ALBRequestCountPerTarget`.
 pub fn resource_label(load_balancer_arn: &str, target_group_arn: &str) -> String {
-    let lb = load_balancer_arn.split_once(":loadbalancer/").map_or("", |(_, r)| r);
-    let tg = target_group_arn.split_once(":targetgroup/").map_or("", |(_, r)| r);
+    let lb = load_balancer_arn
+        .split_once(":loadbalancer/")
+        .map_or("", |(_, r)| r);
+    let tg = target_group_arn
+        .split_once(":targetgroup/")
+        .map_or("", |(_, r)| r);
     format!("{lb}/targetgroup/{tg}")
 }
 
@@ -668,7 +965,9 @@ pub fn planned_records(plan: &Plan) -> Vec<StepRecord> {
 
 /// Keeps only NAT records that still hold something.
 pub fn prune(resources: &mut Resources) {
-    resources.nat_gateways.retain(|_, r: &mut NatRecord| r.nat_gateway_id.is_some() || r.allocation_id.is_some());
+    resources
+        .nat_gateways
+        .retain(|_, r: &mut NatRecord| r.nat_gateway_id.is_some() || r.allocation_id.is_some());
 }
 
 #[cfg(test)]

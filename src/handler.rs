@@ -12,12 +12,18 @@ use tokio::sync::Mutex;
 
 use crate::aws::{AwsError, Clients, ETag};
 use crate::config::Config;
-use crate::event::{Action, EventError, Request};
+use crate::event::{Action, EventError, OverrideMode, Request};
 use crate::executor::{planned_records, prune, Checkpoint, Executor, Ledger, RunEnd, RunOptions};
 use crate::observe::observe;
 use crate::plan::plan;
+use crate::schedule::{
+    decide, Decision, DecisionInput, Desired, Hold, Intent, OverrideTags, Window, TAG_OVERRIDE,
+    TAG_OVERRIDE_UNTIL,
+};
 use crate::spec::{Spec, SpecErrors};
-use crate::state::{FailureRecord, Lease, Phase, Resources, State, StateError, StateStore, StepRecord, Transition};
+use crate::state::{
+    FailureRecord, Lease, Phase, Resources, State, StateError, StateStore, StepRecord, Transition,
+};
 
 /// How an invocation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -69,8 +75,72 @@ pub struct Response {
     /// `status` only: the last transitions, newest last.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub recent_transitions: Vec<Transition>,
+    /// What the schedule, overrides and holds decided (for `status`: what reconcile would do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// The override tags as read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<OverrideTags>,
+    /// The hold in force, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold: Option<Hold>,
+    /// The next edge of the window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_transition: Option<NextTransition>,
+    /// What a stop kept running because an excluded service needs it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<String>,
     pub started_at: DateTime<Utc>,
     pub duration_ms: u64,
+}
+
+/// The next edge of the business-hours window.
+#[derive(Debug, Clone, Serialize)]
+pub struct NextTransition {
+    pub at: DateTime<Utc>,
+    /// The same instant in the schedule's time zone.
+    pub at_local: String,
+    pub desired: Desired,
+}
+
+impl Response {
+    fn new(request: &Request, environment: &str, invocation: &Invocation) -> Response {
+        Response {
+            action: request.action,
+            environment: environment.to_string(),
+            outcome: Outcome::Skipped,
+            dry_run: request.dry_run,
+            trigger: request.trigger,
+            reason: request.reason.clone(),
+            invocation_id: invocation.id.clone(),
+            phase: Phase::Unknown,
+            since: None,
+            steps: vec![],
+            resources: Resources::default(),
+            warnings: vec![],
+            error: None,
+            lease: None,
+            recent_transitions: vec![],
+            decision: None,
+            overrides: None,
+            hold: None,
+            next_transition: None,
+            kept: vec![],
+            started_at: invocation.now,
+            duration_ms: 0,
+        }
+    }
+}
+
+fn w_tz(window: &Option<Window>) -> chrono_tz::Tz {
+    window.as_ref().map_or(chrono_tz::UTC, |w| w.tz)
+}
+
+fn trigger_name(t: crate::event::Trigger) -> &'static str {
+    match t {
+        crate::event::Trigger::Manual => "manual",
+        crate::event::Trigger::Schedule => "scheduled",
+    }
 }
 
 /// Invocation failures that happen before any plan: nothing was changed.
@@ -111,47 +181,61 @@ pub struct Handler {
 impl Handler {
     /// A handler over these clients.
     pub fn new(config: Config, clients: Clients) -> Self {
-        let states = StateStore::new(clients.store.clone(), &config.state_bucket, config.state_key(), config.history_prefix());
-        Handler { config, clients, states, tune: |_| {} }
+        let states = StateStore::new(
+            clients.store.clone(),
+            &config.state_bucket,
+            config.state_key(),
+            config.history_prefix(),
+        );
+        Handler {
+            config,
+            clients,
+            states,
+            tune: |_| {},
+        }
     }
 
     /// Handles one payload.
-    pub async fn handle(&self, payload: &Value, invocation: Invocation) -> Result<Response, HandlerError> {
+    pub async fn handle(
+        &self,
+        payload: &Value,
+        invocation: Invocation,
+    ) -> Result<Response, HandlerError> {
         let request = Request::from_value(payload)?;
         let env = &self.config.environment;
-        let mut response = Response {
-            action: request.action,
-            environment: env.clone(),
-            outcome: Outcome::Skipped,
-            dry_run: request.dry_run,
-            trigger: request.trigger,
-            reason: request.reason.clone(),
-            invocation_id: invocation.id.clone(),
-            phase: Phase::Unknown,
-            since: None,
-            steps: vec![],
-            resources: Resources::default(),
-            warnings: vec![],
-            error: None,
-            lease: None,
-            recent_transitions: vec![],
-            started_at: invocation.now,
-            duration_ms: 0,
-        };
         let started = tokio::time::Instant::now();
+        let mut response = Response::new(&request, env, &invocation);
         if let Some(other) = request.environment.as_deref().filter(|e| e != env) {
             // Not an error: a shared schedule may fan out to several functions.
-            response.warnings.push(format!("the event is for environment '{other}'; this function serves '{env}'"));
-            return Ok(response);
+            response.warnings.push(format!(
+                "the event is for environment '{other}'; this function serves '{env}'"
+            ));
+            return Ok(self.finish_response(response, started));
+        }
+        for (name, t) in [
+            ("hold_until", request.hold_until),
+            ("until", request.override_until),
+        ] {
+            if t.is_some_and(|t| t <= invocation.now) {
+                return Err(HandlerError::Event(EventError(vec![format!(
+                    "'{name}' is in the past"
+                )])));
+            }
         }
 
         let spec = self.load_spec().await?;
+        if request.action == Action::Override {
+            return self
+                .set_override(&request, &spec, &invocation, response, started)
+                .await;
+        }
         let versioned = self.states.load(env).await?;
         let state = versioned.state;
         response.phase = state.phase;
         response.since = state.since;
 
-        if request.action != Action::Status && !request.dry_run {
+        let acting = request.action != Action::Status && !request.dry_run;
+        if acting {
             if let Some(lease) = state.live_lease(invocation.now) {
                 response.outcome = Outcome::Busy;
                 response.warnings.push(format!(
@@ -163,33 +247,114 @@ impl Handler {
             }
         }
 
-        let observed = observe(&self.clients, &spec, &state).await?;
+        let (observed, cluster_tags) = tokio::try_join!(
+            observe(&self.clients, &spec, &state),
+            self.cluster_tags(&spec)
+        )?;
         let ledger = Ledger::from_observed(&observed, env, &state.resources);
+        response.resources = ledger.resources.clone();
+
+        // Decide what the tier should be doing, at `at` for a dry run that asks.
+        let now = request.at.unwrap_or(invocation.now);
+        let window = spec.schedule.as_ref().and_then(Window::from_spec);
+        let overrides = OverrideTags::read(&cluster_tags, now);
+        response.overrides = Some(overrides.clone());
+        response.hold = state.hold.clone().filter(|h| h.until > now);
+        response.next_transition =
+            window
+                .as_ref()
+                .and_then(|w| w.next_transition(now))
+                .map(|(at, desired)| NextTransition {
+                    at_local: at.with_timezone(&w_tz(&window)).to_rfc3339(),
+                    at,
+                    desired,
+                });
+        let intent = match request.action {
+            Action::Start => Intent::Start,
+            Action::Stop => Intent::Stop,
+            _ => Intent::Reconcile,
+        };
+        let decision = decide(&DecisionInput {
+            intent,
+            trigger: request.trigger,
+            force: request.force,
+            now,
+            window: window.as_ref(),
+            overrides: &overrides,
+            hold: state.hold.as_ref(),
+            default_hold: self.config.default_hold,
+            hold_until: request.hold_until,
+            hold_for: request.hold_for,
+        });
+        response.warnings.extend(decision.notes.iter().cloned());
+        response.decision = Some(decision.clone());
 
         if request.action == Action::Status {
             response.outcome = Outcome::Reported;
-            response.resources = ledger.resources;
             response.lease = state.live_lease(invocation.now).cloned();
             response.recent_transitions = state.recent_transitions.clone();
             return Ok(self.finish_response(response, started));
         }
 
-        let plan = plan(request.action, &spec, &observed, &state, invocation.now);
+        let Some(desired) = decision.desired else {
+            response.outcome = Outcome::Skipped;
+            if !request.dry_run {
+                let transition =
+                    self.transition(&request, &invocation, &response, started.elapsed());
+                if let Err(e) = self
+                    .states
+                    .append_history(&transition, self.history_extra(&response))
+                    .await
+                {
+                    response
+                        .warnings
+                        .push(format!("the history record could not be written: {e}"));
+                }
+            }
+            return Ok(self.finish_response(response, started));
+        };
+        let new_hold = match decision.new_hold.clone() {
+            Some(Some(h)) if state.hold.as_ref() == Some(&h) => Some(h),
+            Some(Some(mut h)) => {
+                h.reason = request.reason.clone();
+                h.set_by = format!(
+                    "{} {} {}",
+                    trigger_name(request.trigger),
+                    request.action.as_str(),
+                    invocation.id
+                );
+                Some(h)
+            }
+            Some(None) => None,
+            None => state.hold.clone().filter(|h| h.until > invocation.now),
+        };
+
+        let plan = plan(desired, &spec, &observed, &state, invocation.now);
         response.warnings.extend(plan.warnings.iter().cloned());
-        response.resources = ledger.resources.clone();
+        response.kept = plan.kept.clone();
         if request.dry_run {
             response.outcome = Outcome::DryRun;
             response.steps = planned_records(&plan);
             return Ok(self.finish_response(response, started));
         }
 
-        let target = match request.action {
-            Action::Start => Phase::Running,
-            _ => Phase::Stopped,
+        let target = match desired {
+            Desired::Running => Phase::Running,
+            Desired::Stopped => Phase::Stopped,
         };
         if plan.is_empty() {
             response.outcome = Outcome::NoOp;
-            self.record_no_op(&request, &invocation, state, versioned.etag, target, &mut response, started.elapsed()).await?;
+            self.record_no_op(
+                &request,
+                &invocation,
+                state,
+                versioned.etag,
+                target,
+                new_hold,
+                &mut response,
+                started.elapsed(),
+            )
+            .await?;
             return Ok(self.finish_response(response, started));
         }
 
@@ -198,7 +363,13 @@ impl Handler {
         let mut leased = state.clone();
         let lease_until = invocation.deadline.map_or_else(
             || invocation.now + chrono::Duration::from_std(self.config.lease).expect("lease fits"),
-            |d| invocation.now + chrono::Duration::from_std(d.saturating_duration_since(tokio::time::Instant::now())).expect("deadline fits"),
+            |d| {
+                invocation.now
+                    + chrono::Duration::from_std(
+                        d.saturating_duration_since(tokio::time::Instant::now()),
+                    )
+                    .expect("deadline fits")
+            },
         );
         leased.lease = Some(Lease {
             owner: invocation.id.clone(),
@@ -206,26 +377,36 @@ impl Handler {
             acquired_at: invocation.now,
             expires_at: lease_until,
         });
-        leased.phase = match request.action {
-            Action::Start => Phase::Starting,
-            _ => Phase::Stopping,
+        leased.phase = match desired {
+            Desired::Running => Phase::Starting,
+            Desired::Stopped => Phase::Stopping,
         };
         leased.recorded.extend(plan.record.clone());
         let etag = match self.states.save(&leased, &versioned.etag).await {
             Ok(etag) => etag,
             Err(StateError::Conflict) => {
                 response.outcome = Outcome::Busy;
-                response.warnings.push("another invocation took the lease first; nothing was done".into());
+                response
+                    .warnings
+                    .push("another invocation took the lease first; nothing was done".into());
                 return Ok(self.finish_response(response, started));
             }
             Err(e) => return Err(e.into()),
         };
 
-        let session = Session { states: &self.states, current: Mutex::new((leased, Some(etag))) };
+        let session = Session {
+            states: &self.states,
+            current: Mutex::new((leased, Some(etag))),
+        };
         let mut options = RunOptions::new(&invocation.id);
         options.deadline = invocation.deadline;
         (self.tune)(&mut options);
-        let executor = Executor { clients: &self.clients, spec: &spec, options, checkpoint: &session };
+        let executor = Executor {
+            clients: &self.clients,
+            spec: &spec,
+            options,
+            checkpoint: &session,
+        };
         let report = executor.run(&plan, ledger).await;
 
         let (outcome, phase) = match &report.end {
@@ -247,38 +428,184 @@ impl Handler {
         let transition = self.transition(&request, &invocation, &response, started.elapsed());
         let (mut final_state, etag) = session.current.into_inner();
         final_state.resources = resources;
+        final_state.hold = new_hold;
         final_state.finish(transition.clone(), phase);
-        if outcome == Outcome::InProgress {
-            // Keep the intermediate phase; the lease is released so the next run continues.
-            final_state.lease = None;
-        }
         match self.states.save(&final_state, &etag).await {
             Ok(_) => {}
             Err(e) => {
-                response.warnings.push(format!("the final state write failed: {e}"));
+                response
+                    .warnings
+                    .push(format!("the final state write failed: {e}"));
                 if response.outcome == Outcome::Applied {
                     response.outcome = Outcome::Failed;
-                    response.error = Some(FailureRecord { step: None, code: None, message: e.to_string() });
+                    response.error = Some(FailureRecord {
+                        step: None,
+                        code: None,
+                        message: e.to_string(),
+                    });
                 }
             }
         }
         response.phase = final_state.phase;
         response.since = final_state.since;
-        if let Err(e) = self.states.append_history(&transition, self.history_extra(&response)).await {
-            response.warnings.push(format!("the history record could not be written: {e}"));
+        response.hold = final_state.hold.clone();
+        if let Err(e) = self
+            .states
+            .append_history(&transition, self.history_extra(&response))
+            .await
+        {
+            response
+                .warnings
+                .push(format!("the history record could not be written: {e}"));
+        }
+        Ok(self.finish_response(response, started))
+    }
+
+    /// Tags of every cluster the spec's services run in (where the override tags live).
+    async fn cluster_tags(
+        &self,
+        spec: &Spec,
+    ) -> Result<Vec<(String, crate::model::Tags)>, AwsError> {
+        let clusters: std::collections::BTreeSet<&str> =
+            spec.services.iter().map(|s| s.cluster.as_str()).collect();
+        futures::future::try_join_all(clusters.into_iter().map(|c| async move {
+            Ok::<_, AwsError>((
+                c.to_string(),
+                self.clients.containers.cluster_tags(c).await?,
+            ))
+        }))
+        .await
+    }
+
+    /// The `override` action: sets (or clears) the override tags on the tier's clusters.
+    async fn set_override(
+        &self,
+        request: &Request,
+        spec: &Spec,
+        invocation: &Invocation,
+        mut response: Response,
+        started: tokio::time::Instant,
+    ) -> Result<Response, HandlerError> {
+        let clusters: std::collections::BTreeSet<&str> =
+            spec.services.iter().map(|s| s.cluster.as_str()).collect();
+        if clusters.is_empty() {
+            return Err(HandlerError::Event(EventError(vec![
+                "the spec has no ECS services, so there is no cluster to carry override tags"
+                    .into(),
+            ])));
+        }
+        let mode = request
+            .override_mode
+            .expect("validated: override has a mode");
+        let mut tags = crate::model::Tags::new();
+        let value = match mode {
+            OverrideMode::KeepRunning => Some("keep-running"),
+            OverrideMode::KeepStopped => Some("keep-stopped"),
+            OverrideMode::Clear => None,
+        };
+        if let Some(v) = value {
+            tags.insert(TAG_OVERRIDE.into(), v.into());
+            if let Some(u) = request.override_until {
+                tags.insert(TAG_OVERRIDE_UNTIL.into(), u.to_rfc3339());
+            }
+        }
+        response.steps = clusters
+            .iter()
+            .enumerate()
+            .map(|(i, c)| StepRecord {
+                id: i,
+                action: if value.is_some() {
+                    "set-override-tags".into()
+                } else {
+                    "remove-override-tags".into()
+                },
+                target: format!("cluster/{c}"),
+                after: vec![],
+                why: request.reason.clone(),
+                status: "planned".into(),
+                duration_ms: 0,
+                detail: value.map(|v| {
+                    format!(
+                        "{v}{}",
+                        request
+                            .override_until
+                            .map(|u| format!(" until {}", u.to_rfc3339()))
+                            .unwrap_or_default()
+                    )
+                }),
+            })
+            .collect();
+        if request.dry_run {
+            response.outcome = Outcome::DryRun;
+            return Ok(self.finish_response(response, started));
+        }
+        for (step, cluster) in response.steps.iter_mut().zip(&clusters) {
+            let t0 = tokio::time::Instant::now();
+            // An override without expiry must not keep an old expiry: remove it first.
+            let result = if value.is_some() {
+                if request.override_until.is_none() {
+                    self.clients
+                        .containers
+                        .remove_cluster_tags(cluster, &[TAG_OVERRIDE_UNTIL.to_string()])
+                        .await?;
+                }
+                self.clients
+                    .containers
+                    .set_cluster_tags(cluster, &tags)
+                    .await
+            } else {
+                self.clients
+                    .containers
+                    .remove_cluster_tags(
+                        cluster,
+                        &[TAG_OVERRIDE.to_string(), TAG_OVERRIDE_UNTIL.to_string()],
+                    )
+                    .await
+            };
+            step.duration_ms = t0.elapsed().as_millis() as u64;
+            match result {
+                Ok(()) => step.status = "done".into(),
+                Err(e) => {
+                    step.status = "failed".into();
+                    response.outcome = Outcome::Failed;
+                    response.error = Some(FailureRecord {
+                        step: Some(step.target.clone()),
+                        code: e.code.clone(),
+                        message: e.to_string(),
+                    });
+                    break;
+                }
+            }
+        }
+        if response.outcome != Outcome::Failed {
+            response.outcome = Outcome::Applied;
+        }
+        let transition = self.transition(request, invocation, &response, started.elapsed());
+        if let Err(e) = self
+            .states
+            .append_history(&transition, self.history_extra(&response))
+            .await
+        {
+            response
+                .warnings
+                .push(format!("the history record could not be written: {e}"));
         }
         Ok(self.finish_response(response, started))
     }
 
     async fn load_spec(&self) -> Result<Spec, HandlerError> {
         let Some((body, _)) = self.clients.store.get(&self.config.spec_key).await? else {
-            return Err(HandlerError::SpecMissing { bucket: self.config.state_bucket.clone(), key: self.config.spec_key.clone() });
+            return Err(HandlerError::SpecMissing {
+                bucket: self.config.state_bucket.clone(),
+                key: self.config.spec_key.clone(),
+            });
         };
         Ok(Spec::from_json(&body, &self.config.environment)?)
     }
 
     /// A no-op still leaves a history record; state is written only if its phase was wrong
     /// (e.g. the first stop of a tier that was never started by the scheduler).
+    #[allow(clippy::too_many_arguments)]
     async fn record_no_op(
         &self,
         request: &Request,
@@ -286,12 +613,14 @@ impl Handler {
         state: State,
         etag: Option<ETag>,
         target: Phase,
+        hold: Option<Hold>,
         response: &mut Response,
         elapsed: std::time::Duration,
     ) -> Result<(), HandlerError> {
         let transition = self.transition(request, invocation, response, elapsed);
-        if state.phase != target {
+        if state.phase != target || state.hold != hold {
             let mut state = state;
+            state.hold = hold;
             state.finish(transition.clone(), target);
             match self.states.save(&state, &etag).await {
                 Ok(_) => {}
@@ -303,22 +632,41 @@ impl Handler {
             }
             response.phase = state.phase;
             response.since = state.since;
+            response.hold = state.hold.clone();
         } else {
             response.phase = state.phase;
         }
-        if let Err(e) = self.states.append_history(&transition, self.history_extra(response)).await {
-            response.warnings.push(format!("the history record could not be written: {e}"));
+        if let Err(e) = self
+            .states
+            .append_history(&transition, self.history_extra(response))
+            .await
+        {
+            response
+                .warnings
+                .push(format!("the history record could not be written: {e}"));
         }
         Ok(())
     }
 
-    fn transition(&self, request: &Request, invocation: &Invocation, response: &Response, elapsed: std::time::Duration) -> Transition {
+    fn transition(
+        &self,
+        request: &Request,
+        invocation: &Invocation,
+        response: &Response,
+        elapsed: std::time::Duration,
+    ) -> Transition {
         Transition {
             invocation_id: invocation.id.clone(),
             action: request.action.as_str().to_string(),
-            trigger: serde_json::to_value(request.trigger).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            trigger: serde_json::to_value(request.trigger)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
             reason: request.reason.clone(),
-            outcome: serde_json::to_value(response.outcome).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            outcome: serde_json::to_value(response.outcome)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
             started_at: invocation.now,
             finished_at: invocation.now + chrono::Duration::from_std(elapsed).unwrap_or_default(),
             steps: response.steps.clone(),
@@ -327,7 +675,14 @@ impl Handler {
     }
 
     fn history_extra(&self, response: &Response) -> Value {
-        serde_json::json!({ "environment": response.environment, "warnings": response.warnings, "resources": response.resources })
+        serde_json::json!({
+            "environment": response.environment,
+            "dry_run": response.dry_run,
+            "decision": response.decision,
+            "warnings": response.warnings,
+            "kept": response.kept,
+            "resources": response.resources,
+        })
     }
 
     fn finish_response(&self, mut response: Response, started: tokio::time::Instant) -> Response {
@@ -352,7 +707,10 @@ struct Session<'a> {
 }
 
 impl Checkpoint for Session<'_> {
-    fn save<'b>(&'b self, resources: &'b Resources) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'b>> {
+    fn save<'b>(
+        &'b self,
+        resources: &'b Resources,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'b>> {
         Box::pin(async move {
             let mut current = self.current.lock().await;
             if current.0.resources == *resources {
@@ -365,7 +723,9 @@ impl Checkpoint for Session<'_> {
                     *current = (next, Some(etag));
                     Ok(())
                 }
-                Err(StateError::Conflict) => Err("the state changed under this invocation's lease; stopping".to_string()),
+                Err(StateError::Conflict) => {
+                    Err("the state changed under this invocation's lease; stopping".to_string())
+                }
                 Err(e) => Err(format!("checkpoint failed: {e}")),
             }
         })

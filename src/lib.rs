@@ -15,6 +15,7 @@ pub mod handler;
 pub mod model;
 pub mod observe;
 pub mod plan;
+pub mod schedule;
 pub mod spec;
 pub mod state;
 

@@ -19,7 +19,12 @@ use serde_json::Value;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
         ["permissions"] => print_json(&runtime_scheduler::aws::permissions::required_actions()),
         ["schema"] => print_json(&runtime_scheduler::spec::json_schema()),
         ["invoke", source] => run(Mode::Invoke(source.to_string())),
@@ -45,10 +50,14 @@ fn run(mode: Mode) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     runtime.block_on(async move {
         let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let clients = Clients::from_sdk_config(&sdk, &config.state_bucket, config.endpoint_url.is_some());
+        let clients =
+            Clients::from_sdk_config(&sdk, &config.state_bucket, config.endpoint_url.is_some());
         let handler = Arc::new(Handler::new(config, clients));
         match mode {
             Mode::Lambda => lambda(handler).await,
@@ -86,8 +95,11 @@ async fn lambda(handler: Arc<Handler>) -> ExitCode {
 }
 
 fn deadline(context: &lambda_runtime::Context) -> tokio::time::Instant {
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    tokio::time::Instant::now() + std::time::Duration::from_millis(context.deadline.saturating_sub(now_ms))
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    tokio::time::Instant::now()
+        + std::time::Duration::from_millis(context.deadline.saturating_sub(now_ms))
 }
 
 async fn invoke(handler: &Handler, source: &str) -> ExitCode {
@@ -112,12 +124,32 @@ async fn invoke(handler: &Handler, source: &str) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let id = format!("local-{}-{:08x}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"), rand::random::<u32>());
-    match handler.handle(&payload, Invocation { id, now: chrono::Utc::now(), deadline: None }).await {
+    let id = format!(
+        "local-{}-{:08x}",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ"),
+        rand::random::<u32>()
+    );
+    match handler
+        .handle(
+            &payload,
+            Invocation {
+                id,
+                now: chrono::Utc::now(),
+                deadline: None,
+            },
+        )
+        .await
+    {
         Ok(response) => {
             print_json(&response);
             if response.outcome == Outcome::Failed {
-                eprintln!("{}", response.error.map(|e| e.message).unwrap_or_else(|| "failed".into()));
+                eprintln!(
+                    "{}",
+                    response
+                        .error
+                        .map(|e| e.message)
+                        .unwrap_or_else(|| "failed".into())
+                );
                 ExitCode::FAILURE
             } else {
                 ExitCode::SUCCESS
@@ -131,13 +163,20 @@ async fn invoke(handler: &Handler, source: &str) -> ExitCode {
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
-    println!("{}", serde_json::to_string_pretty(value).expect("serialisable"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("serialisable")
+    );
     ExitCode::SUCCESS
 }
 
 fn init_tracing(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false);
     if json {
         builder.json().without_time().init();
     } else {

@@ -91,10 +91,13 @@ pub struct DefaultRoute {
 }
 
 /// An observed route table (only what the scheduler cares about).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RouteTable {
     pub id: String,
     pub default_route: Option<DefaultRoute>,
+    /// Subnets explicitly associated with it (which services' egress it carries).
+    #[serde(default)]
+    pub subnet_ids: Vec<String>,
 }
 
 /// Load balancer lifecycle state.
@@ -153,9 +156,17 @@ pub struct RecordSet {
 #[serde(rename_all = "kebab-case", tag = "change")]
 pub enum RecordChange {
     /// Create or replace an alias record.
-    UpsertAlias { name: String, record_type: RecordType, target: AliasTarget },
+    UpsertAlias {
+        name: String,
+        record_type: RecordType,
+        target: AliasTarget,
+    },
     /// Create or replace a TXT record.
-    UpsertTxt { name: String, ttl: i64, values: Vec<String> },
+    UpsertTxt {
+        name: String,
+        ttl: i64,
+        values: Vec<String>,
+    },
     /// Delete exactly this record set (Route53 needs the current values).
     Delete { record: RecordSet },
 }

@@ -167,7 +167,11 @@ pub struct LoadBalancerAttributes {
 
 impl Default for LoadBalancerAttributes {
     fn default() -> Self {
-        Self { idle_timeout_seconds: default_idle_timeout(), drop_invalid_header_fields: true, access_logs: None }
+        Self {
+            idle_timeout_seconds: default_idle_timeout(),
+            drop_invalid_header_fields: true,
+            access_logs: None,
+        }
     }
 }
 
@@ -314,7 +318,9 @@ fn default_record_types() -> Vec<RecordType> {
 }
 
 /// Alias record type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub enum RecordType {
     A,
     #[allow(clippy::upper_case_acronyms)]
@@ -447,8 +453,11 @@ pub struct TargetTracking {
 }
 
 /// Predefined metrics Application Auto Scaling accepts for ECS.
-pub const SCALING_METRICS: [&str; 3] =
-    ["ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization", "ALBRequestCountPerTarget"];
+pub const SCALING_METRICS: [&str; 3] = [
+    "ECSServiceAverageCPUUtilization",
+    "ECSServiceAverageMemoryUtilization",
+    "ALBRequestCountPerTarget",
+];
 
 /// The business-hours window, in local time of an IANA zone.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -530,7 +539,10 @@ impl Spec {
     /// Parses and validates a spec document, reporting every problem at once.
     pub fn from_json(bytes: &[u8], environment: &str) -> Result<Spec, SpecErrors> {
         let value: Value = serde_json::from_slice(bytes).map_err(|e| {
-            SpecErrors(vec![Problem { path: "$".into(), message: format!("not valid JSON: {e}") }])
+            SpecErrors(vec![Problem {
+                path: "$".into(),
+                message: format!("not valid JSON: {e}"),
+            }])
         })?;
         let spec = structural_pass(&value)?;
         let problems = spec.problems(environment);
@@ -545,18 +557,34 @@ impl Spec {
     pub fn problems(&self, environment: &str) -> Vec<Problem> {
         let mut v = Validator::default();
         v.check(self.version == SPEC_VERSION, "$.version", || {
-            format!("unsupported spec version {} (this build reads version {SPEC_VERSION})", self.version)
+            format!(
+                "unsupported spec version {} (this build reads version {SPEC_VERSION})",
+                self.version
+            )
         });
         v.check(self.environment == environment, "$.environment", || {
-            format!("spec is for environment '{}' but this function serves '{environment}'", self.environment)
+            format!(
+                "spec is for environment '{}' but this function serves '{environment}'",
+                self.environment
+            )
         });
         for (k, val) in &self.tags {
-            v.check(!k.is_empty() && k.len() <= 128, &format!("$.tags.{k}"), || "tag keys are 1 to 128 characters".into());
-            v.check(val.len() <= 256, &format!("$.tags.{k}"), || "tag values are at most 256 characters".into());
-            v.check(!k.starts_with("aws:"), &format!("$.tags.{k}"), || "tag keys may not start with 'aws:'".into());
-            v.check(!crate::OWNERSHIP_TAG_KEYS.contains(&k.as_str()), &format!("$.tags.{k}"), || {
-                "this tag is set by the scheduler itself and may not be overridden".into()
+            v.check(
+                !k.is_empty() && k.len() <= 128,
+                &format!("$.tags.{k}"),
+                || "tag keys are 1 to 128 characters".into(),
+            );
+            v.check(val.len() <= 256, &format!("$.tags.{k}"), || {
+                "tag values are at most 256 characters".into()
             });
+            v.check(!k.starts_with("aws:"), &format!("$.tags.{k}"), || {
+                "tag keys may not start with 'aws:'".into()
+            });
+            v.check(
+                !crate::OWNERSHIP_TAG_KEYS.contains(&k.as_str()),
+                &format!("$.tags.{k}"),
+                || "this tag is set by the scheduler itself and may not be overridden".into(),
+            );
         }
         self.check_nats(&mut v);
         if let Some(lb) = &self.load_balancer {
@@ -578,11 +606,15 @@ impl Spec {
             v.check(is_name(&nat.name, 32), &format!("{p}.name"), || {
                 "must be 1 to 32 letters, digits or '-'".into()
             });
-            v.check(names.insert(nat.name.clone()), &format!("{p}.name"), || format!("duplicate NAT name '{}'", nat.name));
-            v.id(&nat.subnet_id, "subnet-", &format!("{p}.subnet_id"));
-            v.check(!nat.route_table_ids.is_empty(), &format!("{p}.route_table_ids"), || {
-                "at least one private route table is needed".into()
+            v.check(names.insert(nat.name.clone()), &format!("{p}.name"), || {
+                format!("duplicate NAT name '{}'", nat.name)
             });
+            v.id(&nat.subnet_id, "subnet-", &format!("{p}.subnet_id"));
+            v.check(
+                !nat.route_table_ids.is_empty(),
+                &format!("{p}.route_table_ids"),
+                || "at least one private route table is needed".into(),
+            );
             for (j, rt) in nat.route_table_ids.iter().enumerate() {
                 let rp = format!("{p}.route_table_ids[{j}]");
                 v.id(rt, "rtb-", &rp);
@@ -607,27 +639,40 @@ impl Spec {
     fn check_records(&self, v: &mut Validator) {
         let mut seen = BTreeSet::new();
         if !self.dns_records.is_empty() && self.load_balancer.is_none() {
-            v.push("$.dns_records", "alias records need a load_balancer to point at".into());
+            v.push(
+                "$.dns_records",
+                "alias records need a load_balancer to point at".into(),
+            );
         }
         for (i, r) in self.dns_records.iter().enumerate() {
             let p = format!("$.dns_records[{i}]");
             v.check(
-                r.zone_id.starts_with('Z') && r.zone_id.len() >= 2 && r.zone_id.chars().all(|c| c.is_ascii_alphanumeric()),
+                r.zone_id.starts_with('Z')
+                    && r.zone_id.len() >= 2
+                    && r.zone_id.chars().all(|c| c.is_ascii_alphanumeric()),
                 &format!("{p}.zone_id"),
                 || format!("'{}' is not a hosted zone id (Z...)", r.zone_id),
             );
-            v.check(is_dns_name(&r.name), &format!("{p}.name"), || format!("'{}' is not a DNS name", r.name));
-            v.check(!r.types.is_empty(), &format!("{p}.types"), || "at least one of A, AAAA".into());
+            v.check(is_dns_name(&r.name), &format!("{p}.name"), || {
+                format!("'{}' is not a DNS name", r.name)
+            });
+            v.check(!r.types.is_empty(), &format!("{p}.types"), || {
+                "at least one of A, AAAA".into()
+            });
             for t in &r.types {
-                v.check(seen.insert((normalize_dns_name(&r.name), *t)), &format!("{p}.types"), || {
-                    format!("{} {} is listed twice", r.name, t.as_str())
-                });
+                v.check(
+                    seen.insert((normalize_dns_name(&r.name), *t)),
+                    &format!("{p}.types"),
+                    || format!("{} {} is listed twice", r.name, t.as_str()),
+                );
             }
             if r.types.contains(&RecordType::AAAA) {
                 if let Some(lb) = &self.load_balancer {
-                    v.check(lb.ip_address_type == IpAddressType::Dualstack, &format!("{p}.types"), || {
-                        "an AAAA alias needs load_balancer.ip_address_type = dualstack".into()
-                    });
+                    v.check(
+                        lb.ip_address_type == IpAddressType::Dualstack,
+                        &format!("{p}.types"),
+                        || "an AAAA alias needs load_balancer.ip_address_type = dualstack".into(),
+                    );
                 }
             }
         }
@@ -639,7 +684,9 @@ impl Spec {
             .load_balancer
             .iter()
             .flat_map(|lb| lb.listeners.iter())
-            .flat_map(|l| std::iter::once(&l.default_action).chain(l.rules.iter().map(|r| &r.action)))
+            .flat_map(|l| {
+                std::iter::once(&l.default_action).chain(l.rules.iter().map(|r| &r.action))
+            })
             .filter_map(|a| match a {
                 Action::Forward { target_group_arn } => Some(target_group_arn.as_str()),
                 _ => None,
@@ -647,71 +694,136 @@ impl Spec {
             .collect();
         for (i, s) in self.services.iter().enumerate() {
             let p = format!("$.services[{i}]");
-            v.check(is_name(&s.cluster, 255), &format!("{p}.cluster"), || "must be a cluster name (not an ARN)".into());
+            v.check(is_name(&s.cluster, 255), &format!("{p}.cluster"), || {
+                "must be a cluster name (not an ARN)".into()
+            });
             v.check(is_ecs_name(&s.name), &format!("{p}.name"), || {
                 "must be 1 to 255 letters, digits, '-' or '_'".into()
             });
-            v.check(keys.insert(s.key()), &format!("{p}.name"), || format!("duplicate service {}", s.key()));
-            v.check(!s.task_definition.is_empty(), &format!("{p}.task_definition"), || "must not be empty".into());
-            v.check(!s.subnet_ids.is_empty(), &format!("{p}.subnet_ids"), || "at least one subnet".into());
-            v.ids(&s.subnet_ids, "subnet-", &format!("{p}.subnet_ids"));
-            v.check(!s.security_group_ids.is_empty(), &format!("{p}.security_group_ids"), || {
-                "at least one security group".into()
+            v.check(keys.insert(s.key()), &format!("{p}.name"), || {
+                format!("duplicate service {}", s.key())
             });
-            v.ids(&s.security_group_ids, "sg-", &format!("{p}.security_group_ids"));
-            v.check(s.desired_count <= 1000, &format!("{p}.desired_count"), || "at most 1000".into());
+            v.check(
+                !s.task_definition.is_empty(),
+                &format!("{p}.task_definition"),
+                || "must not be empty".into(),
+            );
+            v.check(!s.subnet_ids.is_empty(), &format!("{p}.subnet_ids"), || {
+                "at least one subnet".into()
+            });
+            v.ids(&s.subnet_ids, "subnet-", &format!("{p}.subnet_ids"));
+            v.check(
+                !s.security_group_ids.is_empty(),
+                &format!("{p}.security_group_ids"),
+                || "at least one security group".into(),
+            );
+            v.ids(
+                &s.security_group_ids,
+                "sg-",
+                &format!("{p}.security_group_ids"),
+            );
+            v.check(
+                s.desired_count <= 1000,
+                &format!("{p}.desired_count"),
+                || "at most 1000".into(),
+            );
             if let Some(lb) = &s.load_balancer {
-                v.arn(&lb.target_group_arn, "elasticloadbalancing", &format!("{p}.load_balancer.target_group_arn"));
+                v.arn(
+                    &lb.target_group_arn,
+                    "elasticloadbalancing",
+                    &format!("{p}.load_balancer.target_group_arn"),
+                );
                 v.check(
                     forwarded.contains(lb.target_group_arn.as_str()),
                     &format!("{p}.load_balancer.target_group_arn"),
                     || "no listener or rule forwards to this target group, so ECS would refuse the service".into(),
                 );
-                v.check(!lb.container_name.is_empty(), &format!("{p}.load_balancer.container_name"), || {
-                    "must not be empty".into()
-                });
-                v.check(lb.container_port > 0, &format!("{p}.load_balancer.container_port"), || "must be 1 to 65535".into());
+                v.check(
+                    !lb.container_name.is_empty(),
+                    &format!("{p}.load_balancer.container_name"),
+                    || "must not be empty".into(),
+                );
+                v.check(
+                    lb.container_port > 0,
+                    &format!("{p}.load_balancer.container_port"),
+                    || "must be 1 to 65535".into(),
+                );
             }
-            v.check(s.health_check_grace_period_seconds <= 2_147_483_647, &format!("{p}.health_check_grace_period_seconds"), || {
-                "too large".into()
-            });
+            v.check(
+                s.health_check_grace_period_seconds <= 2_147_483_647,
+                &format!("{p}.health_check_grace_period_seconds"),
+                || "too large".into(),
+            );
             let d = &s.deployment;
-            v.check(d.minimum_healthy_percent <= 100, &format!("{p}.deployment.minimum_healthy_percent"), || {
-                "at most 100".into()
-            });
-            v.check(d.maximum_percent >= 100 && d.maximum_percent <= 200, &format!("{p}.deployment.maximum_percent"), || {
-                "100 to 200".into()
-            });
-            v.check(!d.rollback || d.circuit_breaker, &format!("{p}.deployment.rollback"), || {
-                "rollback needs circuit_breaker".into()
-            });
+            v.check(
+                d.minimum_healthy_percent <= 100,
+                &format!("{p}.deployment.minimum_healthy_percent"),
+                || "at most 100".into(),
+            );
+            v.check(
+                d.maximum_percent >= 100 && d.maximum_percent <= 200,
+                &format!("{p}.deployment.maximum_percent"),
+                || "100 to 200".into(),
+            );
+            v.check(
+                !d.rollback || d.circuit_breaker,
+                &format!("{p}.deployment.rollback"),
+                || "rollback needs circuit_breaker".into(),
+            );
             if let Some(a) = &s.auto_scaling {
                 let ap = format!("{p}.auto_scaling");
-                v.check(a.min_capacity <= a.max_capacity, &format!("{ap}.min_capacity"), || {
-                    format!("min_capacity {} exceeds max_capacity {}", a.min_capacity, a.max_capacity)
+                v.check(
+                    a.min_capacity <= a.max_capacity,
+                    &format!("{ap}.min_capacity"),
+                    || {
+                        format!(
+                            "min_capacity {} exceeds max_capacity {}",
+                            a.min_capacity, a.max_capacity
+                        )
+                    },
+                );
+                v.check(a.max_capacity >= 1, &format!("{ap}.max_capacity"), || {
+                    "at least 1".into()
                 });
-                v.check(a.max_capacity >= 1, &format!("{ap}.max_capacity"), || "at least 1".into());
                 v.check(
                     s.desired_count >= a.min_capacity && s.desired_count <= a.max_capacity,
                     &format!("{p}.desired_count"),
-                    || format!("{} is outside the auto-scaling bounds {}..={}", s.desired_count, a.min_capacity, a.max_capacity),
+                    || {
+                        format!(
+                            "{} is outside the auto-scaling bounds {}..={}",
+                            s.desired_count, a.min_capacity, a.max_capacity
+                        )
+                    },
                 );
-                v.check(SCALING_METRICS.contains(&a.target_tracking.metric.as_str()), &format!("{ap}.target_tracking.metric"), || {
-                    format!("'{}' is not one of {}", a.target_tracking.metric, SCALING_METRICS.join(", "))
-                });
                 v.check(
-                    a.target_tracking.metric != "ALBRequestCountPerTarget" || s.load_balancer.is_some(),
+                    SCALING_METRICS.contains(&a.target_tracking.metric.as_str()),
+                    &format!("{ap}.target_tracking.metric"),
+                    || {
+                        format!(
+                            "'{}' is not one of {}",
+                            a.target_tracking.metric,
+                            SCALING_METRICS.join(", ")
+                        )
+                    },
+                );
+                v.check(
+                    a.target_tracking.metric != "ALBRequestCountPerTarget"
+                        || s.load_balancer.is_some(),
                     &format!("{ap}.target_tracking.metric"),
                     || "ALBRequestCountPerTarget needs the service to have a load_balancer".into(),
                 );
                 v.check(
-                    a.target_tracking.target_value.is_finite() && a.target_tracking.target_value > 0.0,
+                    a.target_tracking.target_value.is_finite()
+                        && a.target_tracking.target_value > 0.0,
                     &format!("{ap}.target_tracking.target_value"),
                     || "must be a positive number".into(),
                 );
             }
         }
-        if !self.services.is_empty() && self.nat_gateways.is_empty() && self.services.iter().any(|s| !s.assign_public_ip) {
+        if !self.services.is_empty()
+            && self.nat_gateways.is_empty()
+            && self.services.iter().any(|s| !s.assign_public_ip)
+        {
             // Not an error: some tiers use VPC endpoints instead of NAT. Nothing to report.
         }
     }
@@ -722,71 +834,116 @@ fn check_load_balancer(lb: &LoadBalancerSpec, v: &mut Validator) {
     v.check(
         !lb.name.is_empty()
             && lb.name.len() <= 32
-            && lb.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && lb
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
             && !lb.name.starts_with('-')
             && !lb.name.ends_with('-')
             && !lb.name.starts_with("internal-"),
         &format!("{p}.name"),
-        || format!("'{}' is not a valid ALB name (1 to 32 letters, digits, inner '-')", lb.name),
+        || {
+            format!(
+                "'{}' is not a valid ALB name (1 to 32 letters, digits, inner '-')",
+                lb.name
+            )
+        },
     );
     v.check(lb.subnet_ids.len() >= 2, &format!("{p}.subnet_ids"), || {
         "an ALB needs at least two subnets in different availability zones".into()
     });
     v.ids(&lb.subnet_ids, "subnet-", &format!("{p}.subnet_ids"));
-    v.check(!lb.security_group_ids.is_empty(), &format!("{p}.security_group_ids"), || "at least one security group".into());
-    v.ids(&lb.security_group_ids, "sg-", &format!("{p}.security_group_ids"));
+    v.check(
+        !lb.security_group_ids.is_empty(),
+        &format!("{p}.security_group_ids"),
+        || "at least one security group".into(),
+    );
+    v.ids(
+        &lb.security_group_ids,
+        "sg-",
+        &format!("{p}.security_group_ids"),
+    );
     let a = &lb.attributes;
-    v.check((1..=4000).contains(&a.idle_timeout_seconds), &format!("{p}.attributes.idle_timeout_seconds"), || {
-        "1 to 4000".into()
-    });
+    v.check(
+        (1..=4000).contains(&a.idle_timeout_seconds),
+        &format!("{p}.attributes.idle_timeout_seconds"),
+        || "1 to 4000".into(),
+    );
     if let Some(logs) = &a.access_logs {
         v.check(
             !logs.bucket.is_empty() && !logs.bucket.starts_with("arn:"),
             &format!("{p}.attributes.access_logs.bucket"),
             || "a bucket name, not an ARN".into(),
         );
-        v.check(!logs.prefix.ends_with('/'), &format!("{p}.attributes.access_logs.prefix"), || {
-            "no trailing '/'".into()
-        });
+        v.check(
+            !logs.prefix.ends_with('/'),
+            &format!("{p}.attributes.access_logs.prefix"),
+            || "no trailing '/'".into(),
+        );
     }
     if let Some(acl) = &lb.web_acl_arn {
         v.arn(acl, "wafv2", &format!("{p}.web_acl_arn"));
     }
-    v.check(!lb.listeners.is_empty(), &format!("{p}.listeners"), || "at least one listener".into());
+    v.check(!lb.listeners.is_empty(), &format!("{p}.listeners"), || {
+        "at least one listener".into()
+    });
     let mut ports = BTreeSet::new();
     for (i, l) in lb.listeners.iter().enumerate() {
         let lp = format!("{p}.listeners[{i}]");
         v.check(l.port > 0, &format!("{lp}.port"), || "1 to 65535".into());
-        v.check(ports.insert(l.port), &format!("{lp}.port"), || format!("port {} has two listeners", l.port));
+        v.check(ports.insert(l.port), &format!("{lp}.port"), || {
+            format!("port {} has two listeners", l.port)
+        });
         match l.protocol {
             ListenerProtocol::Https => match &l.certificate_arn {
-                None => v.push(&format!("{lp}.certificate_arn"), "required for HTTPS".into()),
+                None => v.push(
+                    &format!("{lp}.certificate_arn"),
+                    "required for HTTPS".into(),
+                ),
                 Some(c) => v.arn(c, "acm", &format!("{lp}.certificate_arn")),
             },
             ListenerProtocol::Http => {
-                v.check(l.certificate_arn.is_none(), &format!("{lp}.certificate_arn"), || "only for HTTPS".into());
-                v.check(l.ssl_policy.is_none(), &format!("{lp}.ssl_policy"), || "only for HTTPS".into());
+                v.check(
+                    l.certificate_arn.is_none(),
+                    &format!("{lp}.certificate_arn"),
+                    || "only for HTTPS".into(),
+                );
+                v.check(l.ssl_policy.is_none(), &format!("{lp}.ssl_policy"), || {
+                    "only for HTTPS".into()
+                });
             }
         }
         if let Some(pol) = &l.ssl_policy {
-            v.check(pol.starts_with("ELBSecurityPolicy-"), &format!("{lp}.ssl_policy"), || {
-                format!("'{pol}' is not an ELB security policy")
-            });
+            v.check(
+                pol.starts_with("ELBSecurityPolicy-"),
+                &format!("{lp}.ssl_policy"),
+                || format!("'{pol}' is not an ELB security policy"),
+            );
         }
         check_action(&l.default_action, &format!("{lp}.default_action"), v);
         let mut priorities = BTreeSet::new();
         for (j, r) in l.rules.iter().enumerate() {
             let rp = format!("{lp}.rules[{j}]");
-            v.check((1..=50_000).contains(&r.priority), &format!("{rp}.priority"), || "1 to 50000".into());
-            v.check(priorities.insert(r.priority), &format!("{rp}.priority"), || {
-                format!("priority {} is used twice on this listener", r.priority)
-            });
-            v.check(!r.path_patterns.is_empty() || !r.host_headers.is_empty(), &rp, || {
-                "a rule needs path_patterns or host_headers".into()
-            });
-            v.check(r.path_patterns.len() + r.host_headers.len() <= 5, &rp, || {
-                "at most 5 condition values per rule".into()
-            });
+            v.check(
+                (1..=50_000).contains(&r.priority),
+                &format!("{rp}.priority"),
+                || "1 to 50000".into(),
+            );
+            v.check(
+                priorities.insert(r.priority),
+                &format!("{rp}.priority"),
+                || format!("priority {} is used twice on this listener", r.priority),
+            );
+            v.check(
+                !r.path_patterns.is_empty() || !r.host_headers.is_empty(),
+                &rp,
+                || "a rule needs path_patterns or host_headers".into(),
+            );
+            v.check(
+                r.path_patterns.len() + r.host_headers.len() <= 5,
+                &rp,
+                || "at most 5 condition values per rule".into(),
+            );
             check_action(&r.action, &format!("{rp}.action"), v);
         }
     }
@@ -794,45 +951,87 @@ fn check_load_balancer(lb: &LoadBalancerSpec, v: &mut Validator) {
 
 fn check_action(a: &Action, path: &str, v: &mut Validator) {
     match a {
-        Action::Forward { target_group_arn } => v.arn(target_group_arn, "elasticloadbalancing", &format!("{path}.target_group_arn")),
-        Action::Redirect { protocol, port, status_code } => {
-            v.check(["HTTP", "HTTPS", "#{protocol}"].contains(&protocol.as_str()), &format!("{path}.protocol"), || {
-                "HTTP, HTTPS or #{protocol}".into()
-            });
-            v.check(port == "#{port}" || port.parse::<u16>().is_ok_and(|p| p > 0), &format!("{path}.port"), || {
-                "a port number or #{port}".into()
-            });
-            v.check(["HTTP_301", "HTTP_302"].contains(&status_code.as_str()), &format!("{path}.status_code"), || {
-                "HTTP_301 or HTTP_302".into()
-            });
-        }
-        Action::FixedResponse { status_code, message_body, .. } => {
+        Action::Forward { target_group_arn } => v.arn(
+            target_group_arn,
+            "elasticloadbalancing",
+            &format!("{path}.target_group_arn"),
+        ),
+        Action::Redirect {
+            protocol,
+            port,
+            status_code,
+        } => {
             v.check(
-                status_code.len() == 3 && matches!(status_code.as_bytes()[0], b'2' | b'4' | b'5') && status_code.chars().all(|c| c.is_ascii_digit()),
+                ["HTTP", "HTTPS", "#{protocol}"].contains(&protocol.as_str()),
+                &format!("{path}.protocol"),
+                || "HTTP, HTTPS or #{protocol}".into(),
+            );
+            v.check(
+                port == "#{port}" || port.parse::<u16>().is_ok_and(|p| p > 0),
+                &format!("{path}.port"),
+                || "a port number or #{port}".into(),
+            );
+            v.check(
+                ["HTTP_301", "HTTP_302"].contains(&status_code.as_str()),
+                &format!("{path}.status_code"),
+                || "HTTP_301 or HTTP_302".into(),
+            );
+        }
+        Action::FixedResponse {
+            status_code,
+            message_body,
+            ..
+        } => {
+            v.check(
+                status_code.len() == 3
+                    && matches!(status_code.as_bytes()[0], b'2' | b'4' | b'5')
+                    && status_code.chars().all(|c| c.is_ascii_digit()),
                 &format!("{path}.status_code"),
                 || "a 2XX, 4XX or 5XX code".into(),
             );
-            v.check(message_body.len() <= 1024, &format!("{path}.message_body"), || "at most 1024 characters".into());
+            v.check(
+                message_body.len() <= 1024,
+                &format!("{path}.message_body"),
+                || "at most 1024 characters".into(),
+            );
         }
     }
 }
 
 fn check_schedule(s: &ScheduleSpec, v: &mut Validator) {
     let p = "$.schedule";
-    v.check(s.timezone.parse::<chrono_tz::Tz>().is_ok(), &format!("{p}.timezone"), || {
-        format!("'{}' is not an IANA time zone", s.timezone)
+    v.check(
+        s.timezone.parse::<chrono_tz::Tz>().is_ok(),
+        &format!("{p}.timezone"),
+        || format!("'{}' is not an IANA time zone", s.timezone),
+    );
+    v.check(
+        parse_hhmm(&s.start).is_some(),
+        &format!("{p}.start"),
+        || format!("'{}' is not HH:MM", s.start),
+    );
+    v.check(parse_hhmm(&s.stop).is_some(), &format!("{p}.stop"), || {
+        format!("'{}' is not HH:MM", s.stop)
     });
-    v.check(parse_hhmm(&s.start).is_some(), &format!("{p}.start"), || format!("'{}' is not HH:MM", s.start));
-    v.check(parse_hhmm(&s.stop).is_some(), &format!("{p}.stop"), || format!("'{}' is not HH:MM", s.stop));
-    v.check(s.start != s.stop, &format!("{p}.stop"), || "start and stop must differ".into());
-    v.check(!s.days.is_empty(), &format!("{p}.days"), || "at least one day".into());
+    v.check(s.start != s.stop, &format!("{p}.stop"), || {
+        "start and stop must differ".into()
+    });
+    v.check(!s.days.is_empty(), &format!("{p}.days"), || {
+        "at least one day".into()
+    });
     for (i, d) in s.days.iter().enumerate() {
-        v.check(parse_weekday(d).is_some(), &format!("{p}.days[{i}]"), || format!("'{d}' is not one of MON..SUN"));
+        v.check(
+            parse_weekday(d).is_some(),
+            &format!("{p}.days[{i}]"),
+            || format!("'{d}' is not one of MON..SUN"),
+        );
     }
     for (i, d) in s.skip_dates.iter().enumerate() {
-        v.check(chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok(), &format!("{p}.skip_dates[{i}]"), || {
-            format!("'{d}' is not a YYYY-MM-DD date")
-        });
+        v.check(
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok(),
+            &format!("{p}.skip_dates[{i}]"),
+            || format!("'{d}' is not a YYYY-MM-DD date"),
+        );
     }
 }
 
@@ -874,7 +1073,10 @@ fn is_name(s: &str, max: usize) -> bool {
 }
 
 fn is_ecs_name(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 255 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    !s.is_empty()
+        && s.len() <= 255
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
 fn is_dns_name(s: &str) -> bool {
@@ -887,7 +1089,9 @@ fn is_dns_name(s: &str) -> bool {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*')
+                && label
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '*')
         })
 }
 
@@ -898,7 +1102,10 @@ struct Validator {
 
 impl Validator {
     fn push(&mut self, path: &str, message: String) {
-        self.problems.push(Problem { path: path.to_string(), message });
+        self.problems.push(Problem {
+            path: path.to_string(),
+            message,
+        });
     }
 
     fn check(&mut self, ok: bool, path: &str, message: impl FnOnce() -> String) {
@@ -909,16 +1116,20 @@ impl Validator {
 
     fn id(&mut self, id: &str, prefix: &str, path: &str) {
         let rest = id.strip_prefix(prefix).unwrap_or("");
-        self.check(!rest.is_empty() && rest.chars().all(|c| c.is_ascii_hexdigit()), path, || {
-            format!("'{id}' is not a {prefix}... id")
-        });
+        self.check(
+            !rest.is_empty() && rest.chars().all(|c| c.is_ascii_hexdigit()),
+            path,
+            || format!("'{id}' is not a {prefix}... id"),
+        );
     }
 
     fn ids(&mut self, ids: &[String], prefix: &str, path: &str) {
         let mut seen = BTreeSet::new();
         for (i, id) in ids.iter().enumerate() {
             self.id(id, prefix, &format!("{path}[{i}]"));
-            self.check(seen.insert(id), &format!("{path}[{i}]"), || format!("{id} is listed twice"));
+            self.check(seen.insert(id), &format!("{path}[{i}]"), || {
+                format!("{id} is listed twice")
+            });
         }
     }
 
@@ -936,7 +1147,10 @@ impl Validator {
 /// structural problem (missing field, wrong type, unknown field) with its path.
 fn structural_pass(value: &Value) -> Result<Spec, SpecErrors> {
     let Some(obj) = value.as_object() else {
-        return Err(SpecErrors(vec![Problem { path: "$".into(), message: "the spec must be a JSON object".into() }]));
+        return Err(SpecErrors(vec![Problem {
+            path: "$".into(),
+            message: "the spec must be a JSON object".into(),
+        }]));
     };
     let mut problems = Vec::new();
     const KNOWN: [&str; 10] = [
@@ -953,17 +1167,25 @@ fn structural_pass(value: &Value) -> Result<Spec, SpecErrors> {
     ];
     for key in obj.keys() {
         if !KNOWN.contains(&key.as_str()) {
-            problems.push(Problem { path: format!("$.{key}"), message: format!("unknown field (expected one of {})", KNOWN[..9].join(", ")) });
+            problems.push(Problem {
+                path: format!("$.{key}"),
+                message: format!("unknown field (expected one of {})", KNOWN[..9].join(", ")),
+            });
         }
     }
     for required in ["version", "environment"] {
         if !obj.contains_key(required) {
-            problems.push(Problem { path: format!("$.{required}"), message: "missing required field".into() });
+            problems.push(Problem {
+                path: format!("$.{required}"),
+                message: "missing required field".into(),
+            });
         }
     }
     // Each array element on its own; the listeners of the ALB likewise.
-    let nat_gateways = elements::<NatGatewaySpec>(obj.get("nat_gateways"), "$.nat_gateways", &mut problems);
-    let dns_records = elements::<DnsRecordSpec>(obj.get("dns_records"), "$.dns_records", &mut problems);
+    let nat_gateways =
+        elements::<NatGatewaySpec>(obj.get("nat_gateways"), "$.nat_gateways", &mut problems);
+    let dns_records =
+        elements::<DnsRecordSpec>(obj.get("dns_records"), "$.dns_records", &mut problems);
     let services = elements::<ServiceSpec>(obj.get("services"), "$.services", &mut problems);
     let load_balancer = match obj.get("load_balancer") {
         None | Some(Value::Null) => Some(None),
@@ -972,28 +1194,61 @@ fn structural_pass(value: &Value) -> Result<Spec, SpecErrors> {
     let version = field::<u32>(obj.get("version"), "$.version", &mut problems);
     let environment = field::<String>(obj.get("environment"), "$.environment", &mut problems);
     let tags = optional::<BTreeMap<String, String>>(obj.get("tags"), "$.tags", &mut problems);
-    let schedule = optional::<Option<ScheduleSpec>>(obj.get("schedule"), "$.schedule", &mut problems);
+    let schedule =
+        optional::<Option<ScheduleSpec>>(obj.get("schedule"), "$.schedule", &mut problems);
     let timeouts = optional::<Timeouts>(obj.get("timeouts"), "$.timeouts", &mut problems);
 
-    match (version, environment, tags, nat_gateways, load_balancer, dns_records, services, schedule, timeouts) {
-        (Some(version), Some(environment), Some(tags), Some(nat_gateways), Some(load_balancer), Some(dns_records), Some(services), Some(schedule), Some(timeouts))
-            if problems.is_empty() =>
-        {
-            Ok(Spec { version, environment, tags, nat_gateways, load_balancer, dns_records, services, schedule, timeouts })
-        }
+    match (
+        version,
+        environment,
+        tags,
+        nat_gateways,
+        load_balancer,
+        dns_records,
+        services,
+        schedule,
+        timeouts,
+    ) {
+        (
+            Some(version),
+            Some(environment),
+            Some(tags),
+            Some(nat_gateways),
+            Some(load_balancer),
+            Some(dns_records),
+            Some(services),
+            Some(schedule),
+            Some(timeouts),
+        ) if problems.is_empty() => Ok(Spec {
+            version,
+            environment,
+            tags,
+            nat_gateways,
+            load_balancer,
+            dns_records,
+            services,
+            schedule,
+            timeouts,
+        }),
         _ => Err(SpecErrors(problems)),
     }
 }
 
 fn load_balancer_pass(lb: &Value, problems: &mut Vec<Problem>) -> Option<LoadBalancerSpec> {
     let Some(obj) = lb.as_object() else {
-        problems.push(Problem { path: "$.load_balancer".into(), message: "must be an object".into() });
+        problems.push(Problem {
+            path: "$.load_balancer".into(),
+            message: "must be an object".into(),
+        });
         return None;
     };
     // Check listeners one by one, then the rest of the object with listeners emptied.
     let listeners = match obj.get("listeners") {
         None => {
-            problems.push(Problem { path: "$.load_balancer.listeners".into(), message: "missing required field".into() });
+            problems.push(Problem {
+                path: "$.load_balancer.listeners".into(),
+                message: "missing required field".into(),
+            });
             None
         }
         some => elements::<ListenerSpec>(some, "$.load_balancer.listeners", problems),
@@ -1001,10 +1256,17 @@ fn load_balancer_pass(lb: &Value, problems: &mut Vec<Problem>) -> Option<LoadBal
     let mut rest = obj.clone();
     rest.insert("listeners".into(), Value::Array(vec![]));
     let base = field::<LoadBalancerSpec>(Some(&Value::Object(rest)), "$.load_balancer", problems)?;
-    Some(LoadBalancerSpec { listeners: listeners?, ..base })
+    Some(LoadBalancerSpec {
+        listeners: listeners?,
+        ..base
+    })
 }
 
-fn elements<T: DeserializeOwned>(value: Option<&Value>, path: &str, problems: &mut Vec<Problem>) -> Option<Vec<T>> {
+fn elements<T: DeserializeOwned>(
+    value: Option<&Value>,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<Vec<T>> {
     match value {
         None | Some(Value::Null) => Some(Vec::new()),
         Some(Value::Array(items)) => {
@@ -1017,20 +1279,31 @@ fn elements<T: DeserializeOwned>(value: Option<&Value>, path: &str, problems: &m
             (problems.len() == before).then_some(parsed)
         }
         Some(_) => {
-            problems.push(Problem { path: path.into(), message: "must be an array".into() });
+            problems.push(Problem {
+                path: path.into(),
+                message: "must be an array".into(),
+            });
             None
         }
     }
 }
 
-fn optional<T: DeserializeOwned + Default>(value: Option<&Value>, path: &str, problems: &mut Vec<Problem>) -> Option<T> {
+fn optional<T: DeserializeOwned + Default>(
+    value: Option<&Value>,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
     match value {
         None | Some(Value::Null) => Some(T::default()),
         some => field(some, path, problems),
     }
 }
 
-fn field<T: DeserializeOwned>(value: Option<&Value>, path: &str, problems: &mut Vec<Problem>) -> Option<T> {
+fn field<T: DeserializeOwned>(
+    value: Option<&Value>,
+    path: &str,
+    problems: &mut Vec<Problem>,
+) -> Option<T> {
     let value = value?;
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(v) => Some(v),
@@ -1043,7 +1316,10 @@ fn field<T: DeserializeOwned>(value: Option<&Value>, path: &str, problems: &mut 
             } else {
                 format!("{path}.{inner}")
             };
-            problems.push(Problem { path: full, message: e.into_inner().to_string() });
+            problems.push(Problem {
+                path: full,
+                message: e.into_inner().to_string(),
+            });
             None
         }
     }

@@ -152,6 +152,9 @@ pub struct State {
     /// Newest last; summaries of up to [`RECENT_TRANSITIONS`] transitions (without steps).
     #[serde(default)]
     pub recent_transitions: Vec<Transition>,
+    /// Left by a manual start outside the window or a manual stop inside it.
+    #[serde(default)]
+    pub hold: Option<crate::schedule::Hold>,
 }
 
 impl State {
@@ -167,6 +170,7 @@ impl State {
             lease: None,
             last_transition: None,
             recent_transitions: Vec::new(),
+            hold: None,
         }
     }
 
@@ -185,7 +189,10 @@ impl State {
         let mut summary = transition.clone();
         summary.steps.clear();
         self.recent_transitions.push(summary);
-        let excess = self.recent_transitions.len().saturating_sub(RECENT_TRANSITIONS);
+        let excess = self
+            .recent_transitions
+            .len()
+            .saturating_sub(RECENT_TRANSITIONS);
         self.recent_transitions.drain(..excess);
         self.last_transition = Some(transition);
     }
@@ -199,7 +206,11 @@ pub enum StateError {
     #[error("another invocation wrote the state first")]
     Conflict,
     #[error("state document s3://{bucket}/{key} is unreadable: {message}")]
-    Corrupt { bucket: String, key: String, message: String },
+    Corrupt {
+        bucket: String,
+        key: String,
+        message: String,
+    },
 }
 
 impl From<PutError> for StateError {
@@ -229,21 +240,38 @@ pub struct Versioned {
 
 impl StateStore {
     /// A store for one environment.
-    pub fn new(store: Arc<dyn ObjectStore>, bucket: &str, key: String, history_prefix: String) -> Self {
-        StateStore { store, bucket: bucket.to_string(), key, history_prefix }
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        bucket: &str,
+        key: String,
+        history_prefix: String,
+    ) -> Self {
+        StateStore {
+            store,
+            bucket: bucket.to_string(),
+            key,
+            history_prefix,
+        }
     }
 
     /// Reads the state; a missing document is a fresh [`State::new`].
     pub async fn load(&self, environment: &str) -> Result<Versioned, StateError> {
         match self.store.get(&self.key).await? {
-            None => Ok(Versioned { state: State::new(environment), etag: None }),
+            None => Ok(Versioned {
+                state: State::new(environment),
+                etag: None,
+            }),
             Some((body, etag)) => {
-                let state: State = serde_json::from_slice(&body).map_err(|e| StateError::Corrupt {
-                    bucket: self.bucket.clone(),
-                    key: self.key.clone(),
-                    message: e.to_string(),
-                })?;
-                Ok(Versioned { state, etag: Some(etag) })
+                let state: State =
+                    serde_json::from_slice(&body).map_err(|e| StateError::Corrupt {
+                        bucket: self.bucket.clone(),
+                        key: self.key.clone(),
+                        message: e.to_string(),
+                    })?;
+                Ok(Versioned {
+                    state,
+                    etag: Some(etag),
+                })
             }
         }
     }
@@ -260,7 +288,11 @@ impl StateStore {
     }
 
     /// Appends one history record; never overwrites one.
-    pub async fn append_history(&self, transition: &Transition, extra: serde_json::Value) -> Result<String, StateError> {
+    pub async fn append_history(
+        &self,
+        transition: &Transition,
+        extra: serde_json::Value,
+    ) -> Result<String, StateError> {
         let key = format!(
             "{}{}-{}.json",
             self.history_prefix,
@@ -272,13 +304,23 @@ impl StateStore {
             obj.extend(more);
         }
         let body = serde_json::to_vec_pretty(&record).expect("history always serialises");
-        self.store.put(&key, body, Some(Precondition::Absent)).await?;
+        self.store
+            .put(&key, body, Some(Precondition::Absent))
+            .await?;
         Ok(key)
     }
 }
 
 fn sanitize(id: &str) -> String {
-    id.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -296,7 +338,16 @@ mod tests {
             outcome: "applied".into(),
             started_at: t,
             finished_at: t,
-            steps: vec![StepRecord { id: 0, action: "a".into(), target: "t".into(), after: vec![], why: String::new(), status: "done".into(), duration_ms: 1, detail: None }],
+            steps: vec![StepRecord {
+                id: 0,
+                action: "a".into(),
+                target: "t".into(),
+                after: vec![],
+                why: String::new(),
+                status: "done".into(),
+                duration_ms: 1,
+                detail: None,
+            }],
             error: None,
         }
     }
@@ -305,11 +356,20 @@ mod tests {
     fn finishing_moves_the_phase_clears_the_lease_and_keeps_ten_summaries() {
         let mut s = State::new("dev");
         for n in 0..12 {
-            s.lease = Some(Lease { owner: "x".into(), action: "stop".into(), acquired_at: Utc::now(), expires_at: Utc::now() });
+            s.lease = Some(Lease {
+                owner: "x".into(),
+                action: "stop".into(),
+                acquired_at: Utc::now(),
+                expires_at: Utc::now(),
+            });
             s.finish(transition(n), Phase::Stopped);
         }
         assert_eq!(s.phase, Phase::Stopped);
-        assert_eq!(s.since, Some(transition(0).finished_at), "since is when the phase was entered");
+        assert_eq!(
+            s.since,
+            Some(transition(0).finished_at),
+            "since is when the phase was entered"
+        );
         assert!(s.lease.is_none());
         assert_eq!(s.recent_transitions.len(), RECENT_TRANSITIONS);
         assert_eq!(s.recent_transitions.last().unwrap().invocation_id, "req-11");
@@ -321,7 +381,12 @@ mod tests {
     fn an_expired_lease_is_not_live() {
         let now = Utc::now();
         let mut s = State::new("dev");
-        s.lease = Some(Lease { owner: "x".into(), action: "start".into(), acquired_at: now, expires_at: now });
+        s.lease = Some(Lease {
+            owner: "x".into(),
+            action: "start".into(),
+            acquired_at: now,
+            expires_at: now,
+        });
         assert!(s.live_lease(now).is_none());
         assert!(s.live_lease(now - chrono::Duration::seconds(1)).is_some());
     }

@@ -2,9 +2,12 @@
 //! foreign-owned, for start and stop. The spec is docs/runtime-spec.example.json.
 
 use chrono::{TimeZone, Utc};
-use runtime_scheduler::event::Action;
 use runtime_scheduler::model::*;
-use runtime_scheduler::plan::{owner_record_value, plan, Observed, ObservedLoadBalancer, ObservedName, ObservedService, Plan, StepKind, OWNER_RECORD_PREFIX};
+use runtime_scheduler::plan::{
+    owner_record_value, plan, Observed, ObservedLoadBalancer, ObservedName, ObservedService, Plan,
+    StepKind, OWNER_RECORD_PREFIX,
+};
+use runtime_scheduler::schedule::Desired;
 use runtime_scheduler::spec::Spec;
 use runtime_scheduler::state::{RecordedService, State};
 
@@ -12,13 +15,16 @@ const ENV: &str = "demo";
 const PUBLIC_SUBNET: &str = "subnet-0a1b2c3d4e5f60001";
 const RT1: &str = "rtb-0a1b2c3d4e5f60011";
 const RT2: &str = "rtb-0a1b2c3d4e5f60012";
+const PRIVATE_SUBNET_1: &str = "subnet-0a1b2c3d4e5f60003";
+const PRIVATE_SUBNET_2: &str = "subnet-0a1b2c3d4e5f60004";
 const ZONE: &str = "Z0123456789ABCDEFGHIJ";
 const NAME: &str = "demo.example.com.";
 const LB_ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/demo-web/50dc6c495c0c9188";
 const LB_DNS: &str = "demo-web-1234567890.us-east-1.elb.amazonaws.com";
 
 fn spec() -> Spec {
-    Spec::from_json(include_bytes!("../docs/runtime-spec.example.json"), ENV).expect("the example spec is valid")
+    Spec::from_json(include_bytes!("../docs/runtime-spec.example.json"), ENV)
+        .expect("the example spec is valid")
 }
 
 fn owned(extra: &[(&str, &str)]) -> Tags {
@@ -30,7 +36,10 @@ fn owned(extra: &[(&str, &str)]) -> Tags {
 }
 
 fn foreign() -> Tags {
-    Tags::from([("Environment".to_string(), ENV.to_string()), ("Team".to_string(), "someone-else".to_string())])
+    Tags::from([
+        ("Environment".to_string(), ENV.to_string()),
+        ("Team".to_string(), "someone-else".to_string()),
+    ])
 }
 
 /// A scenario: what the planner sees.
@@ -67,9 +76,20 @@ impl Tier {
         }
         t.state.recorded.insert(
             "demo/backend".into(),
-            RecordedService { desired_count: 3, scaling: Some(ScalingBounds { min: 2, max: 6 }), recorded_at: now() },
+            RecordedService {
+                desired_count: 3,
+                scaling: Some(ScalingBounds { min: 2, max: 6 }),
+                recorded_at: now(),
+            },
         );
-        t.state.recorded.insert("demo/frontend".into(), RecordedService { desired_count: 2, scaling: None, recorded_at: now() });
+        t.state.recorded.insert(
+            "demo/frontend".into(),
+            RecordedService {
+                desired_count: 2,
+                scaling: None,
+                recorded_at: now(),
+            },
+        );
         t
     }
 
@@ -102,9 +122,13 @@ impl Tier {
             tags: owned(&[(TAG_NAT, "a"), (TAG_EIP_MODE, "keep")]),
         };
         let nat_id = nat.id.clone();
-        let route = |id: &str| RouteTable {
+        let route = |id: &str, subnet: &str| RouteTable {
             id: id.into(),
-            default_route: Some(DefaultRoute { target: RouteTarget::NatGateway(nat_id.clone()), active: true }),
+            default_route: Some(DefaultRoute {
+                target: RouteTarget::NatGateway(nat_id.clone()),
+                active: true,
+            }),
+            subnet_ids: vec![subnet.into()],
         };
         let lb = LoadBalancer {
             arn: LB_ARN.into(),
@@ -115,8 +139,18 @@ impl Tier {
             tags: owned(&[]),
         };
         let listeners = vec![
-            Listener { arn: format!("{LB_ARN}/l80"), port: 80, protocol: "HTTP".into(), rule_priorities: vec![] },
-            Listener { arn: format!("{LB_ARN}/l443"), port: 443, protocol: "HTTPS".into(), rule_priorities: vec![10] },
+            Listener {
+                arn: format!("{LB_ARN}/l80"),
+                port: 80,
+                protocol: "HTTP".into(),
+                rule_priorities: vec![],
+            },
+            Listener {
+                arn: format!("{LB_ARN}/l443"),
+                port: 443,
+                protocol: "HTTPS".into(),
+                rule_priorities: vec![10],
+            },
         ];
         let alias = RecordSet {
             name: NAME.into(),
@@ -152,18 +186,32 @@ impl Tier {
             has_policy: bounds.is_some(),
         };
         let observed = Observed {
-            route_tables: vec![route(RT1), route(RT2)],
+            route_tables: vec![route(RT1, PRIVATE_SUBNET_1), route(RT2, PRIVATE_SUBNET_2)],
             route_target_owned: [(nat.id.clone(), true)].into(),
             nat_gateways: vec![nat],
             addresses: vec![address],
-            load_balancer: ObservedLoadBalancer { load_balancer: Some(lb), listeners, attributes_match: true, web_acl_arn: None },
-            names: vec![ObservedName { zone_id: ZONE.into(), name: NAME.into(), records: vec![alias], owner_records: vec![owner] }],
+            load_balancer: ObservedLoadBalancer {
+                load_balancer: Some(lb),
+                listeners,
+                attributes_match: true,
+                web_acl_arn: None,
+            },
+            names: vec![ObservedName {
+                zone_id: ZONE.into(),
+                name: NAME.into(),
+                records: vec![alias],
+                owner_records: vec![owner],
+            }],
             services: vec![
                 service("backend", 3, Some(ScalingBounds { min: 2, max: 6 })),
                 service("frontend", 2, None),
             ],
         };
-        Tier { spec, observed, state: State::new(ENV) }
+        Tier {
+            spec,
+            observed,
+            state: State::new(ENV),
+        }
     }
 
     fn nat_state(mut self, state: NatState) -> Tier {
@@ -187,41 +235,70 @@ impl Tier {
         for n in &mut self.observed.nat_gateways {
             n.tags = foreign();
         }
-        self.observed.route_target_owned.values_mut().for_each(|v| *v = false);
+        self.observed
+            .route_target_owned
+            .values_mut()
+            .for_each(|v| *v = false);
         self
     }
 
     fn route_to(mut self, table: &str, target: RouteTarget, active: bool) -> Tier {
-        let rt = self.observed.route_tables.iter_mut().find(|r| r.id == table).unwrap();
+        let rt = self
+            .observed
+            .route_tables
+            .iter_mut()
+            .find(|r| r.id == table)
+            .unwrap();
         rt.default_route = Some(DefaultRoute { target, active });
         self
     }
 
     fn route_owned(mut self, nat_id: &str, owned: bool) -> Tier {
-        self.observed.route_target_owned.insert(nat_id.into(), owned);
+        self.observed
+            .route_target_owned
+            .insert(nat_id.into(), owned);
         self
     }
 
     fn lb_state(mut self, state: LoadBalancerState) -> Tier {
-        self.observed.load_balancer.load_balancer.as_mut().unwrap().state = state;
+        self.observed
+            .load_balancer
+            .load_balancer
+            .as_mut()
+            .unwrap()
+            .state = state;
         self
     }
 
     fn foreign_lb(mut self) -> Tier {
         self.observed.load_balancer = ObservedLoadBalancer {
-            load_balancer: Some(LoadBalancer { tags: foreign(), ..Tier::running().observed.load_balancer.load_balancer.unwrap() }),
+            load_balancer: Some(LoadBalancer {
+                tags: foreign(),
+                ..Tier::running()
+                    .observed
+                    .load_balancer
+                    .load_balancer
+                    .unwrap()
+            }),
             ..Default::default()
         };
         self
     }
 
     fn without_listener(mut self, port: u16) -> Tier {
-        self.observed.load_balancer.listeners.retain(|l| l.port != port);
+        self.observed
+            .load_balancer
+            .listeners
+            .retain(|l| l.port != port);
         self
     }
 
     fn without_rules(mut self) -> Tier {
-        self.observed.load_balancer.listeners.iter_mut().for_each(|l| l.rule_priorities.clear());
+        self.observed
+            .load_balancer
+            .listeners
+            .iter_mut()
+            .for_each(|l| l.rule_priorities.clear());
         self
     }
 
@@ -236,7 +313,11 @@ impl Tier {
     }
 
     fn record_points_elsewhere(mut self) -> Tier {
-        self.observed.names[0].records[0].alias.as_mut().unwrap().dns_name = "old-alb-1.us-east-1.elb.amazonaws.com.".into();
+        self.observed.names[0].records[0]
+            .alias
+            .as_mut()
+            .unwrap()
+            .dns_name = "old-alb-1.us-east-1.elb.amazonaws.com.".into();
         self
     }
 
@@ -246,7 +327,12 @@ impl Tier {
     }
 
     fn service(mut self, name: &str, f: impl FnOnce(&mut ObservedService)) -> Tier {
-        let s = self.observed.services.iter_mut().find(|s| s.service.name == name).unwrap();
+        let s = self
+            .observed
+            .services
+            .iter_mut()
+            .find(|s| s.service.name == name)
+            .unwrap();
         f(s);
         self
     }
@@ -256,8 +342,8 @@ impl Tier {
         self
     }
 
-    fn plan(&self, action: Action) -> Plan {
-        plan(action, &self.spec, &self.observed, &self.state, now())
+    fn plan(&self, desired: Desired) -> Plan {
+        plan(desired, &self.spec, &self.observed, &self.state, now())
     }
 }
 
@@ -267,7 +353,10 @@ fn now() -> chrono::DateTime<Utc> {
 
 /// `action target` per step, in plan order.
 fn steps(plan: &Plan) -> Vec<String> {
-    plan.steps.iter().map(|s| format!("{} {}", s.kind.name(), s.target)).collect()
+    plan.steps
+        .iter()
+        .map(|s| format!("{} {}", s.kind.name(), s.target))
+        .collect()
 }
 
 fn assert_steps(name: &str, plan: &Plan, expected: &[&str]) {
@@ -276,7 +365,10 @@ fn assert_steps(name: &str, plan: &Plan, expected: &[&str]) {
     sorted_got.sort();
     let mut sorted_expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
     sorted_expected.sort();
-    assert_eq!(sorted_got, sorted_expected, "case '{name}': steps were {got:#?}");
+    assert_eq!(
+        sorted_got, sorted_expected,
+        "case '{name}': steps were {got:#?}"
+    );
 }
 
 const FULL_START: &[&str] = &[
@@ -316,7 +408,12 @@ const FULL_STOP: &[&str] = &[
 fn start_plans_per_resource_state() {
     let cases: Vec<(&str, Tier, Vec<&str>, usize)> = vec![
         ("running tier: nothing to do", Tier::running(), vec![], 0),
-        ("stopped tier: everything, reusing the kept address", Tier::stopped(), FULL_START.to_vec(), 0),
+        (
+            "stopped tier: everything, reusing the kept address",
+            Tier::stopped(),
+            FULL_START.to_vec(),
+            0,
+        ),
         (
             "never started: allocate an address and create the services",
             Tier::never_started(),
@@ -345,10 +442,19 @@ fn start_plans_per_resource_state() {
         (
             "kept address still shows a deleted gateway's association: cleared, then reused",
             Tier::stopped().stale_address_association(),
-            FULL_START.iter().copied().chain(["disassociate-address elastic-ip/a"]).collect(),
+            FULL_START
+                .iter()
+                .copied()
+                .chain(["disassociate-address elastic-ip/a"])
+                .collect(),
             0,
         ),
-        ("NAT pending: wait, nothing created", Tier::running().nat_state(NatState::Pending), vec!["wait-nat-available nat/a"], 0),
+        (
+            "NAT pending: wait, nothing created",
+            Tier::running().nat_state(NatState::Pending),
+            vec!["wait-nat-available nat/a"],
+            0,
+        ),
         (
             "NAT deleting: its kept address is reused once free, routes replaced",
             Tier::running().nat_state(NatState::Deleting),
@@ -364,13 +470,21 @@ fn start_plans_per_resource_state() {
         (
             "only a foreign NAT in the subnet: ours is created, foreign routes left alone",
             Tier::running().foreign_nat_only(),
-            vec!["allocate-address elastic-ip/a", "create-nat-gateway nat/a", "wait-nat-available nat/a"],
+            vec![
+                "allocate-address elastic-ip/a",
+                "create-nat-gateway nat/a",
+                "wait-nat-available nat/a",
+            ],
             2,
         ),
         (
             "blackhole route to our old NAT is replaced",
             Tier::running()
-                .route_to(RT2, RouteTarget::NatGateway("nat-0000000000000000old".into()), false)
+                .route_to(
+                    RT2,
+                    RouteTarget::NatGateway("nat-0000000000000000old".into()),
+                    false,
+                )
                 .route_owned("nat-0000000000000000old", true),
             vec!["replace-route route/rtb-0a1b2c3d4e5f60012/0.0.0.0/0"],
             0,
@@ -381,7 +495,12 @@ fn start_plans_per_resource_state() {
             vec![],
             1,
         ),
-        ("ALB provisioning: wait only", Tier::running().lb_state(LoadBalancerState::Provisioning), vec!["wait-load-balancer-active load-balancer/demo-web"], 0),
+        (
+            "ALB provisioning: wait only",
+            Tier::running().lb_state(LoadBalancerState::Provisioning),
+            vec!["wait-load-balancer-active load-balancer/demo-web"],
+            0,
+        ),
         (
             "foreign ALB with our name: ALB branch skipped",
             Tier::stopped().foreign_lb(),
@@ -398,38 +517,111 @@ fn start_plans_per_resource_state() {
             ],
             1,
         ),
-        ("missing HTTPS listener: listener and its rule", Tier::running().without_listener(443), vec!["create-listener listener/443", "create-rule listener/443/rule/10"], 0),
-        ("missing rule only", Tier::running().without_rules(), vec!["create-rule listener/443/rule/10"], 0),
-        ("drifted attributes are set", Tier::running().attributes_drifted(), vec!["set-load-balancer-attributes load-balancer/demo-web"], 0),
-        ("missing alias record is upserted", Tier::running().without_records(), vec!["upsert-records record/demo.example.com."], 0),
-        ("alias pointing at an old ALB of ours is upserted", Tier::running().record_points_elsewhere(), vec!["upsert-records record/demo.example.com."], 0),
-        ("foreign record at our name is left alone", Tier::running().record_points_elsewhere().foreign_record(), vec![], 1),
+        (
+            "missing HTTPS listener: listener and its rule",
+            Tier::running().without_listener(443),
+            vec![
+                "create-listener listener/443",
+                "create-rule listener/443/rule/10",
+            ],
+            0,
+        ),
+        (
+            "missing rule only",
+            Tier::running().without_rules(),
+            vec!["create-rule listener/443/rule/10"],
+            0,
+        ),
+        (
+            "drifted attributes are set",
+            Tier::running().attributes_drifted(),
+            vec!["set-load-balancer-attributes load-balancer/demo-web"],
+            0,
+        ),
+        (
+            "missing alias record is upserted",
+            Tier::running().without_records(),
+            vec!["upsert-records record/demo.example.com."],
+            0,
+        ),
+        (
+            "alias pointing at an old ALB of ours is upserted",
+            Tier::running().record_points_elsewhere(),
+            vec!["upsert-records record/demo.example.com."],
+            0,
+        ),
+        (
+            "foreign record at our name is left alone",
+            Tier::running().record_points_elsewhere().foreign_record(),
+            vec![],
+            1,
+        ),
         (
             "missing service is created with its scaling",
             Tier::running().without_service("backend"),
-            vec!["create-service service/demo/backend", "restore-scaling service/demo/backend", "put-scaling-policy service/demo/backend", "wait-services-stable services"],
+            vec![
+                "create-service service/demo/backend",
+                "restore-scaling service/demo/backend",
+                "put-scaling-policy service/demo/backend",
+                "wait-services-stable services",
+            ],
             0,
         ),
         (
             "inactive service is created again",
             Tier::running().service("frontend", |s| s.service.status = ServiceStatus::Inactive),
-            vec!["create-service service/demo/frontend", "wait-services-stable services"],
+            vec![
+                "create-service service/demo/frontend",
+                "wait-services-stable services",
+            ],
             0,
         ),
-        ("draining service waits for the next run", Tier::running().service("frontend", |s| s.service.status = ServiceStatus::Draining), vec![], 1),
-        ("foreign service with our name is left alone", Tier::stopped().service("frontend", |s| s.service.tags = foreign()).without_service("backend").foreign_lb(), vec![
-            "create-nat-gateway nat/a", "wait-nat-available nat/a",
-            "create-route route/rtb-0a1b2c3d4e5f60011/0.0.0.0/0", "create-route route/rtb-0a1b2c3d4e5f60012/0.0.0.0/0",
-            "create-service service/demo/backend", "restore-scaling service/demo/backend", "put-scaling-policy service/demo/backend",
-            "wait-services-stable services",
-        ], 2),
-        ("running service scaled by someone is not fought", Tier::running().service("backend", |s| s.service.desired_count = 5), vec![], 0),
-        ("missing scaling policy is put back", Tier::running().service("backend", |s| s.has_policy = false), vec!["put-scaling-policy service/demo/backend"], 0),
+        (
+            "draining service waits for the next run",
+            Tier::running().service("frontend", |s| s.service.status = ServiceStatus::Draining),
+            vec![],
+            1,
+        ),
+        (
+            "foreign service with our name is left alone",
+            Tier::stopped()
+                .service("frontend", |s| s.service.tags = foreign())
+                .without_service("backend")
+                .foreign_lb(),
+            vec![
+                "create-nat-gateway nat/a",
+                "wait-nat-available nat/a",
+                "create-route route/rtb-0a1b2c3d4e5f60011/0.0.0.0/0",
+                "create-route route/rtb-0a1b2c3d4e5f60012/0.0.0.0/0",
+                "create-service service/demo/backend",
+                "restore-scaling service/demo/backend",
+                "put-scaling-policy service/demo/backend",
+                "wait-services-stable services",
+            ],
+            2,
+        ),
+        (
+            "running service scaled by someone is not fought",
+            Tier::running().service("backend", |s| s.service.desired_count = 5),
+            vec![],
+            0,
+        ),
+        (
+            "missing scaling policy is put back",
+            Tier::running().service("backend", |s| s.has_policy = false),
+            vec!["put-scaling-policy service/demo/backend"],
+            0,
+        ),
     ];
     for (name, tier, expected, warnings) in cases {
-        let plan = tier.plan(Action::Start);
+        let plan = tier.plan(Desired::Running);
         assert_steps(name, &plan, &expected);
-        assert_eq!(plan.warnings.len(), warnings, "case '{name}': warnings {:#?}", plan.warnings);
+        assert_eq!(
+            plan.warnings.len(),
+            warnings,
+            "case '{name}': warnings {:#?}",
+            plan.warnings
+        );
     }
 }
 
@@ -437,8 +629,18 @@ fn start_plans_per_resource_state() {
 fn stop_plans_per_resource_state() {
     let cases: Vec<(&str, Tier, Vec<&str>, usize)> = vec![
         ("stopped tier: nothing to do", Tier::stopped(), vec![], 0),
-        ("never started: nothing to do", Tier::never_started(), vec![], 0),
-        ("running tier: everything, the kept address stays", Tier::running(), FULL_STOP.to_vec(), 0),
+        (
+            "never started: nothing to do",
+            Tier::never_started(),
+            vec![],
+            0,
+        ),
+        (
+            "running tier: everything, the kept address stays",
+            Tier::running(),
+            FULL_STOP.to_vec(),
+            0,
+        ),
         (
             "NAT pending is deleted too",
             Tier::running().nat_state(NatState::Pending),
@@ -451,34 +653,86 @@ fn stop_plans_per_resource_state() {
             vec!["wait-nat-deleted nat/a"],
             0,
         ),
-        ("foreign NAT and its routes are left alone", Tier::running().foreign_nat_only(), vec![
-            "suspend-scaling service/demo/backend", "scale-service service/demo/backend", "scale-service service/demo/frontend",
-            "delete-records record/demo.example.com.", "delete-listener listener/80", "delete-listener listener/443", "delete-load-balancer load-balancer",
-        ], 2),
-        ("foreign ALB with our name is left alone", Tier::running().foreign_lb(), vec![
-            "suspend-scaling service/demo/backend", "scale-service service/demo/backend", "scale-service service/demo/frontend",
-            "delete-records record/demo.example.com.",
-            "delete-route route/rtb-0a1b2c3d4e5f60011/0.0.0.0/0", "delete-route route/rtb-0a1b2c3d4e5f60012/0.0.0.0/0",
-            "delete-nat-gateway nat/a", "wait-nat-deleted nat/a",
-        ], 1),
-        ("foreign record is left alone", Tier::running().foreign_record(), FULL_STOP.iter().copied().filter(|s| !s.starts_with("delete-records")).collect(), 1),
-        ("foreign service is left alone", Tier::running().service("frontend", |s| s.service.tags = foreign()),
-            FULL_STOP.iter().copied().filter(|s| *s != "scale-service service/demo/frontend").collect(), 1),
-        ("half-finished stop: services already at 0", Tier::running()
-            .service("backend", |s| { s.service.desired_count = 0; s.bounds = Some(ScalingBounds { min: 0, max: 0 }); })
-            .service("frontend", |s| s.service.desired_count = 0),
-            FULL_STOP.iter().copied().filter(|s| !s.contains("service/")).collect(), 0),
+        (
+            "foreign NAT and its routes are left alone",
+            Tier::running().foreign_nat_only(),
+            vec![
+                "suspend-scaling service/demo/backend",
+                "scale-service service/demo/backend",
+                "scale-service service/demo/frontend",
+                "delete-records record/demo.example.com.",
+                "delete-listener listener/80",
+                "delete-listener listener/443",
+                "delete-load-balancer load-balancer",
+            ],
+            2,
+        ),
+        (
+            "foreign ALB with our name is left alone",
+            Tier::running().foreign_lb(),
+            vec![
+                "suspend-scaling service/demo/backend",
+                "scale-service service/demo/backend",
+                "scale-service service/demo/frontend",
+                "delete-records record/demo.example.com.",
+                "delete-route route/rtb-0a1b2c3d4e5f60011/0.0.0.0/0",
+                "delete-route route/rtb-0a1b2c3d4e5f60012/0.0.0.0/0",
+                "delete-nat-gateway nat/a",
+                "wait-nat-deleted nat/a",
+            ],
+            1,
+        ),
+        (
+            "foreign record is left alone",
+            Tier::running().foreign_record(),
+            FULL_STOP
+                .iter()
+                .copied()
+                .filter(|s| !s.starts_with("delete-records"))
+                .collect(),
+            1,
+        ),
+        (
+            "foreign service is left alone",
+            Tier::running().service("frontend", |s| s.service.tags = foreign()),
+            FULL_STOP
+                .iter()
+                .copied()
+                .filter(|s| *s != "scale-service service/demo/frontend")
+                .collect(),
+            1,
+        ),
+        (
+            "half-finished stop: services already at 0",
+            Tier::running()
+                .service("backend", |s| {
+                    s.service.desired_count = 0;
+                    s.bounds = Some(ScalingBounds { min: 0, max: 0 });
+                })
+                .service("frontend", |s| s.service.desired_count = 0),
+            FULL_STOP
+                .iter()
+                .copied()
+                .filter(|s| !s.contains("service/"))
+                .collect(),
+            0,
+        ),
     ];
     for (name, tier, expected, warnings) in cases {
-        let plan = tier.plan(Action::Stop);
+        let plan = tier.plan(Desired::Stopped);
         assert_steps(name, &plan, &expected);
-        assert_eq!(plan.warnings.len(), warnings, "case '{name}': warnings {:#?}", plan.warnings);
+        assert_eq!(
+            plan.warnings.len(),
+            warnings,
+            "case '{name}': warnings {:#?}",
+            plan.warnings
+        );
     }
 }
 
 #[test]
 fn stop_records_counts_and_bounds_before_scaling_down() {
-    let plan = Tier::running().plan(Action::Stop);
+    let plan = Tier::running().plan(Desired::Stopped);
     let backend = &plan.record["demo/backend"];
     assert_eq!(backend.desired_count, 3);
     assert_eq!(backend.scaling, Some(ScalingBounds { min: 2, max: 6 }));
@@ -488,50 +742,118 @@ fn stop_records_counts_and_bounds_before_scaling_down() {
 #[test]
 fn a_repeated_stop_keeps_the_counts_recorded_by_the_first() {
     let mut tier = Tier::running().service("frontend", |s| s.service.desired_count = 0);
-    tier.state.recorded.insert("demo/frontend".into(), RecordedService { desired_count: 4, scaling: None, recorded_at: now() });
-    let plan = tier.plan(Action::Stop);
-    assert!(!plan.record.contains_key("demo/frontend"), "a service already at 0 must not overwrite its record");
+    tier.state.recorded.insert(
+        "demo/frontend".into(),
+        RecordedService {
+            desired_count: 4,
+            scaling: None,
+            recorded_at: now(),
+        },
+    );
+    let plan = tier.plan(Desired::Stopped);
+    assert!(
+        !plan.record.contains_key("demo/frontend"),
+        "a service already at 0 must not overwrite its record"
+    );
 }
 
 #[test]
 fn start_restores_recorded_counts_and_bounds_not_the_spec_values() {
-    let plan = Tier::stopped().plan(Action::Start);
+    let plan = Tier::stopped().plan(Desired::Running);
     let kinds: Vec<&StepKind> = plan.steps.iter().map(|s| &s.kind).collect();
-    assert!(kinds.contains(&&StepKind::ScaleService { cluster: "demo".into(), service: "backend".into(), desired_count: 3 }));
-    assert!(kinds.contains(&&StepKind::ScaleService { cluster: "demo".into(), service: "frontend".into(), desired_count: 2 }));
-    assert!(kinds.contains(&&StepKind::RestoreScaling { cluster: "demo".into(), service: "backend".into(), min: 2, max: 6 }));
+    assert!(kinds.contains(&&StepKind::ScaleService {
+        cluster: "demo".into(),
+        service: "backend".into(),
+        desired_count: 3
+    }));
+    assert!(kinds.contains(&&StepKind::ScaleService {
+        cluster: "demo".into(),
+        service: "frontend".into(),
+        desired_count: 2
+    }));
+    assert!(kinds.contains(&&StepKind::RestoreScaling {
+        cluster: "demo".into(),
+        service: "backend".into(),
+        min: 2,
+        max: 6
+    }));
 }
 
 #[test]
 fn stop_releases_addresses_only_in_release_mode_after_the_gateway_is_deleted() {
     let mut tier = Tier::running();
     tier.spec.nat_gateways[0].elastic_ip.mode = runtime_scheduler::spec::ElasticIpMode::Release;
-    let plan = tier.plan(Action::Stop);
-    let release = plan.steps.iter().find(|s| matches!(s.kind, StepKind::ReleaseAddress { .. })).expect("a release step");
-    let wait = plan.steps.iter().find(|s| matches!(s.kind, StepKind::WaitNatDeleted { .. })).unwrap();
-    assert_eq!(release.after, vec![wait.id], "release must wait for the NAT gateway to be deleted");
+    let plan = tier.plan(Desired::Stopped);
+    let release = plan
+        .steps
+        .iter()
+        .find(|s| matches!(s.kind, StepKind::ReleaseAddress { .. }))
+        .expect("a release step");
+    let wait = plan
+        .steps
+        .iter()
+        .find(|s| matches!(s.kind, StepKind::WaitNatDeleted { .. }))
+        .unwrap();
+    assert_eq!(
+        release.after,
+        vec![wait.id],
+        "release must wait for the NAT gateway to be deleted"
+    );
 }
 
 #[test]
 fn start_branches_are_independent_and_services_wait_for_both() {
-    let plan = Tier::stopped().plan(Action::Start);
-    let id = |name: &str| plan.steps.iter().find(|s| format!("{} {}", s.kind.name(), s.target) == name).unwrap();
-    assert!(id("create-load-balancer load-balancer/demo-web").after.is_empty(), "the ALB does not wait for the NAT");
-    assert!(id("create-nat-gateway nat/a").after.is_empty(), "the NAT does not wait for the ALB");
+    let plan = Tier::stopped().plan(Desired::Running);
+    let id = |name: &str| {
+        plan.steps
+            .iter()
+            .find(|s| format!("{} {}", s.kind.name(), s.target) == name)
+            .unwrap()
+    };
+    assert!(
+        id("create-load-balancer load-balancer/demo-web")
+            .after
+            .is_empty(),
+        "the ALB does not wait for the NAT"
+    );
+    assert!(
+        id("create-nat-gateway nat/a").after.is_empty(),
+        "the NAT does not wait for the ALB"
+    );
     let scale = id("scale-service service/demo/frontend");
-    for dep in ["create-route route/rtb-0a1b2c3d4e5f60011/0.0.0.0/0", "create-listener listener/443", "create-rule listener/443/rule/10"] {
+    for dep in [
+        "create-route route/rtb-0a1b2c3d4e5f60011/0.0.0.0/0",
+        "create-listener listener/443",
+        "create-rule listener/443/rule/10",
+    ] {
         assert!(scale.after.contains(&id(dep).id), "services wait for {dep}");
     }
-    assert!(id("upsert-records record/demo.example.com.").after.contains(&id("wait-load-balancer-active load-balancer/demo-web").id));
+    assert!(id("upsert-records record/demo.example.com.")
+        .after
+        .contains(&id("wait-load-balancer-active load-balancer/demo-web").id));
 }
 
 #[test]
 fn stop_scales_services_down_before_removing_their_egress_and_ingress() {
-    let plan = Tier::running().plan(Action::Stop);
-    let scale_ids: Vec<usize> = plan.steps.iter().filter(|s| matches!(s.kind, StepKind::ScaleService { .. })).map(|s| s.id).collect();
-    for s in plan.steps.iter().filter(|s| matches!(s.kind, StepKind::DeleteRoute { .. } | StepKind::DeleteRecords { .. })) {
+    let plan = Tier::running().plan(Desired::Stopped);
+    let scale_ids: Vec<usize> = plan
+        .steps
+        .iter()
+        .filter(|s| matches!(s.kind, StepKind::ScaleService { .. }))
+        .map(|s| s.id)
+        .collect();
+    for s in plan.steps.iter().filter(|s| {
+        matches!(
+            s.kind,
+            StepKind::DeleteRoute { .. } | StepKind::DeleteRecords { .. }
+        )
+    }) {
         for id in &scale_ids {
-            assert!(s.after.contains(id), "{} must come after scaling down", s.target);
+            assert!(
+                s.after.contains(id),
+                "{} must come after scaling down",
+                s.target
+            );
         }
     }
 }
@@ -539,10 +861,14 @@ fn stop_scales_services_down_before_removing_their_egress_and_ingress() {
 #[test]
 fn every_dependency_points_backwards() {
     for tier in [Tier::running(), Tier::stopped(), Tier::never_started()] {
-        for action in [Action::Start, Action::Stop] {
+        for action in [Desired::Running, Desired::Stopped] {
             let plan = tier.plan(action);
             for s in &plan.steps {
-                assert!(s.after.iter().all(|d| *d < s.id), "step {} depends on a later step", s.id);
+                assert!(
+                    s.after.iter().all(|d| *d < s.id),
+                    "step {} depends on a later step",
+                    s.id
+                );
             }
         }
     }

@@ -7,9 +7,12 @@
 use async_trait::async_trait;
 
 use crate::model::{
-    ElasticIp, LoadBalancer, Listener, NatGateway, RecordChange, RecordSet, RouteTable, ScalingBounds, Service, Tags,
+    ElasticIp, Listener, LoadBalancer, NatGateway, RecordChange, RecordSet, RouteTable,
+    ScalingBounds, Service, Tags,
 };
-use crate::spec::{ListenerSpec, LoadBalancerAttributes, LoadBalancerSpec, RuleSpec, ServiceSpec, TargetTracking};
+use crate::spec::{
+    ListenerSpec, LoadBalancerAttributes, LoadBalancerSpec, RuleSpec, ServiceSpec, TargetTracking,
+};
 
 pub mod containers;
 pub mod dns;
@@ -61,18 +64,31 @@ impl AwsError {
                 let code = e.code().map(str::to_string);
                 let message = e.message().unwrap_or("no message").to_string();
                 let kind = classify(code.as_deref());
-                AwsError { operation, code, message, kind }
+                AwsError {
+                    operation,
+                    code,
+                    message,
+                    kind,
+                }
             }
-            SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => AwsError {
+            SdkError::TimeoutError(_)
+            | SdkError::DispatchFailure(_)
+            | SdkError::ResponseError(_) => AwsError {
                 operation,
                 code: None,
-                message: format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)),
+                message: format!(
+                    "{}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&err)
+                ),
                 kind: ErrorKind::Transient,
             },
             _ => AwsError {
                 operation,
                 code: None,
-                message: format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)),
+                message: format!(
+                    "{}",
+                    aws_smithy_types::error::display::DisplayErrorContext(&err)
+                ),
                 kind: ErrorKind::Permanent,
             },
         }
@@ -80,13 +96,23 @@ impl AwsError {
 
     /// An error the adapter itself raises (a response missing a field it must have).
     pub fn malformed(operation: &'static str, what: &str) -> Self {
-        AwsError { operation, code: None, message: format!("response is missing {what}"), kind: ErrorKind::Permanent }
+        AwsError {
+            operation,
+            code: None,
+            message: format!("response is missing {what}"),
+            kind: ErrorKind::Permanent,
+        }
     }
 
     /// A request the adapter could not even build (a required field left empty): a bug or a bad
     /// spec, never worth retrying.
     pub fn invalid_request(operation: &'static str, err: impl std::fmt::Display) -> Self {
-        AwsError { operation, code: None, message: format!("could not build the request: {err}"), kind: ErrorKind::Permanent }
+        AwsError {
+            operation,
+            code: None,
+            message: format!("could not build the request: {err}"),
+            kind: ErrorKind::Permanent,
+        }
     }
 
     /// True when the code is one of `codes`.
@@ -102,7 +128,9 @@ impl AwsError {
 
 /// Classifies an AWS error code. Not-found codes vary per service; they end the same way.
 pub fn classify(code: Option<&str>) -> ErrorKind {
-    let Some(code) = code else { return ErrorKind::Transient };
+    let Some(code) = code else {
+        return ErrorKind::Transient;
+    };
     const TRANSIENT: [&str; 12] = [
         "Throttling",
         "ThrottlingException",
@@ -139,8 +167,13 @@ pub trait Network: Send + Sync {
     /// One NAT gateway by id, including `deleted` ones; `None` when AWS no longer knows it.
     async fn describe_nat_gateway(&self, id: &str) -> Result<Option<NatGateway>>;
     /// Creates a public NAT gateway; tags are applied atomically at creation.
-    async fn create_nat_gateway(&self, subnet_id: &str, allocation_id: &str, tags: &Tags, client_token: &str)
-        -> Result<NatGateway>;
+    async fn create_nat_gateway(
+        &self,
+        subnet_id: &str,
+        allocation_id: &str,
+        tags: &Tags,
+        client_token: &str,
+    ) -> Result<NatGateway>;
     /// Deletes a NAT gateway; already deleted or unknown is success.
     async fn delete_nat_gateway(&self, id: &str) -> Result<()>;
     /// All Elastic IPs of the account in the region (owned or not).
@@ -157,7 +190,8 @@ pub trait Network: Send + Sync {
     /// Adds `0.0.0.0/0` via the NAT gateway.
     async fn create_default_route(&self, route_table_id: &str, nat_gateway_id: &str) -> Result<()>;
     /// Points the existing `0.0.0.0/0` route at the NAT gateway.
-    async fn replace_default_route(&self, route_table_id: &str, nat_gateway_id: &str) -> Result<()>;
+    async fn replace_default_route(&self, route_table_id: &str, nat_gateway_id: &str)
+        -> Result<()>;
     /// Removes `0.0.0.0/0`; already absent is success.
     async fn delete_default_route(&self, route_table_id: &str) -> Result<()>;
 }
@@ -168,17 +202,30 @@ pub trait LoadBalancing: Send + Sync {
     /// The load balancer with this name and its tags, owned or not.
     async fn find_load_balancer(&self, name: &str) -> Result<Option<LoadBalancer>>;
     /// Creates the ALB with tags applied at creation.
-    async fn create_load_balancer(&self, spec: &LoadBalancerSpec, tags: &Tags) -> Result<LoadBalancer>;
+    async fn create_load_balancer(
+        &self,
+        spec: &LoadBalancerSpec,
+        tags: &Tags,
+    ) -> Result<LoadBalancer>;
     /// Deletes it; already gone is success.
     async fn delete_load_balancer(&self, arn: &str) -> Result<()>;
     /// True when the ALB's attributes already match.
-    async fn attributes_match(&self, arn: &str, attributes: &LoadBalancerAttributes) -> Result<bool>;
+    async fn attributes_match(
+        &self,
+        arn: &str,
+        attributes: &LoadBalancerAttributes,
+    ) -> Result<bool>;
     /// Sets the attributes (deletion protection always off).
     async fn set_attributes(&self, arn: &str, attributes: &LoadBalancerAttributes) -> Result<()>;
     /// Listeners of the ALB with the priorities of their rules.
     async fn describe_listeners(&self, load_balancer_arn: &str) -> Result<Vec<Listener>>;
     /// Creates a listener (its rules are created separately).
-    async fn create_listener(&self, load_balancer_arn: &str, spec: &ListenerSpec, tags: &Tags) -> Result<Listener>;
+    async fn create_listener(
+        &self,
+        load_balancer_arn: &str,
+        spec: &ListenerSpec,
+        tags: &Tags,
+    ) -> Result<Listener>;
     /// Deletes a listener; already gone is success.
     async fn delete_listener(&self, arn: &str) -> Result<()>;
     /// Creates one rule on a listener.
@@ -208,18 +255,33 @@ pub trait Containers: Send + Sync {
     /// The named services of a cluster with their tags; missing ones are omitted.
     async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<Vec<Service>>;
     /// Creates a service with tags applied at creation.
-    async fn create_service(&self, spec: &ServiceSpec, desired_count: u32, tags: &Tags) -> Result<Service>;
+    async fn create_service(
+        &self,
+        spec: &ServiceSpec,
+        desired_count: u32,
+        tags: &Tags,
+    ) -> Result<Service>;
     /// Sets the desired count.
     async fn set_desired_count(&self, cluster: &str, name: &str, desired_count: u32) -> Result<()>;
     /// The service's registered scalable target bounds, if any.
     async fn scaling_bounds(&self, cluster: &str, name: &str) -> Result<Option<ScalingBounds>>;
     /// Registers (or updates) the scalable target with these bounds.
-    async fn set_scaling_bounds(&self, cluster: &str, name: &str, bounds: ScalingBounds) -> Result<()>;
+    async fn set_scaling_bounds(
+        &self,
+        cluster: &str,
+        name: &str,
+        bounds: ScalingBounds,
+    ) -> Result<()>;
     /// True when the service has a target-tracking policy named by the scheduler.
     async fn has_scaling_policy(&self, cluster: &str, name: &str) -> Result<bool>;
     /// Puts the target-tracking policy. `resource_label` is needed for `ALBRequestCountPerTarget`.
-    async fn put_scaling_policy(&self, cluster: &str, name: &str, policy: &TargetTracking, resource_label: Option<&str>)
-        -> Result<()>;
+    async fn put_scaling_policy(
+        &self,
+        cluster: &str,
+        name: &str,
+        policy: &TargetTracking,
+        resource_label: Option<&str>,
+    ) -> Result<()>;
     /// Tags of the cluster (where the tier-wide override tags live).
     async fn cluster_tags(&self, cluster: &str) -> Result<Tags>;
     /// Adds or overwrites these tags on the cluster.
@@ -257,7 +319,12 @@ pub trait ObjectStore: Send + Sync {
     /// The object's body and entity tag, or `None` when the key does not exist.
     async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, ETag)>>;
     /// Writes the object if the precondition holds, returning the new entity tag.
-    async fn put(&self, key: &str, body: Vec<u8>, precondition: Option<Precondition>) -> Result<ETag, PutError>;
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        precondition: Option<Precondition>,
+    ) -> Result<ETag, PutError>;
 }
 
 /// The adapters one invocation uses.
@@ -286,7 +353,11 @@ impl Clients {
                 aws_sdk_applicationautoscaling::Client::new(sdk),
             )),
             store: std::sync::Arc::new(store::S3Store::new(
-                aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(path_style).build()),
+                aws_sdk_s3::Client::from_conf(
+                    aws_sdk_s3::config::Builder::from(sdk)
+                        .force_path_style(path_style)
+                        .build(),
+                ),
                 bucket,
             )),
         }

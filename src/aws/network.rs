@@ -210,7 +210,13 @@ impl Network for Ec2Network {
     }
 
     async fn disassociate_address(&self, association_id: &str) -> Result<()> {
-        match self.ec2.disassociate_address().association_id(association_id).send().await {
+        match self
+            .ec2
+            .disassociate_address()
+            .association_id(association_id)
+            .send()
+            .await
+        {
             Ok(_) => Ok(()),
             Err(e) => {
                 let err = AwsError::from_sdk("DisassociateAddress", e);
@@ -280,7 +286,11 @@ impl Network for Ec2Network {
             out.push(RouteTable {
                 id: id.to_string(),
                 default_route,
-                subnet_ids: t.associations().iter().filter_map(|a| a.subnet_id().map(str::to_string)).collect(),
+                subnet_ids: t
+                    .associations()
+                    .iter()
+                    .filter_map(|a| a.subnet_id().map(str::to_string))
+                    .collect(),
             });
         }
         Ok(out)

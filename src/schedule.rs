@@ -1,0 +1,525 @@
+//! Deciding what the tier should be doing at an instant: the business-hours window in local time,
+//! skip dates, override tags, holds left by manual actions, and `force`. Pure: the instant is an
+//! argument, never read from the clock here, so every case is a table row in the tests.
+//!
+//! Precedence, highest first: a valid, unexpired override tag; then, for scheduled events and
+//! `reconcile`, an unexpired hold; then the window. A manual event replaces any hold and
+//! respects overrides unless `force` is set. A malformed override freezes the tier: no change is
+//! made in either direction, because the malformed tag may have been meant to prevent it.
+
+use std::collections::{BTreeSet, HashSet};
+
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+    Weekday,
+};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::event::Trigger;
+use crate::model::Tags;
+use crate::spec::{parse_hhmm, parse_weekday, ScheduleSpec};
+
+/// Tag on the ECS cluster: `keep-running` or `keep-stopped`.
+pub const TAG_OVERRIDE: &str = "runtime-scheduler:override";
+/// Tag on the ECS cluster: RFC 3339 instant after which the override is ignored.
+pub const TAG_OVERRIDE_UNTIL: &str = "runtime-scheduler:override-until";
+/// Tag on an ECS service: `true` keeps it (and what it needs) running through a stop.
+pub const TAG_EXCLUDE: &str = "runtime-scheduler:exclude";
+
+/// Running or stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Desired {
+    Running,
+    Stopped,
+}
+
+/// The business-hours window of a spec, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window {
+    pub tz: Tz,
+    pub start: NaiveTime,
+    pub stop: NaiveTime,
+    pub days: HashSet<Weekday>,
+    pub skip_dates: BTreeSet<NaiveDate>,
+}
+
+impl Window {
+    /// From a validated spec schedule (`None` if it is somehow invalid).
+    pub fn from_spec(s: &ScheduleSpec) -> Option<Window> {
+        Some(Window {
+            tz: s.timezone.parse().ok()?,
+            start: parse_hhmm(&s.start)?,
+            stop: parse_hhmm(&s.stop)?,
+            days: s
+                .days
+                .iter()
+                .map(|d| parse_weekday(d))
+                .collect::<Option<_>>()?,
+            skip_dates: s
+                .skip_dates
+                .iter()
+                .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+                .collect::<Option<_>>()?,
+        })
+    }
+
+    /// The local date at `t`.
+    pub fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
+        t.with_timezone(&self.tz).date_naive()
+    }
+
+    /// The opening of the window that opens on local date `d`, as `[open, close)`, if it opens
+    /// that day (a listed weekday, not a skip date). A window whose stop is not after its start
+    /// closes the next day.
+    pub fn opening_on(&self, d: NaiveDate) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+        if !self.days.contains(&d.weekday()) || self.skip_dates.contains(&d) {
+            return None;
+        }
+        let close_date = if self.stop > self.start {
+            d
+        } else {
+            d.succ_opt()?
+        };
+        Some((
+            self.resolve(d.and_time(self.start)),
+            self.resolve(close_date.and_time(self.stop)),
+        ))
+    }
+
+    /// The instant of a local wall-clock time. A time that does not exist (the spring-forward
+    /// gap) resolves to the end of the gap; one that occurs twice (fall back) to its first
+    /// occurrence. EventBridge Scheduler skips an invocation in the gap and runs a repeated time
+    /// once, so `reconcile` catches up the skipped edge right after the gap.
+    pub fn resolve(&self, local: NaiveDateTime) -> DateTime<Utc> {
+        let mut candidate = local;
+        for _ in 0..=180 {
+            match self.tz.from_local_datetime(&candidate) {
+                LocalResult::Single(t) => return t.with_timezone(&Utc),
+                LocalResult::Ambiguous(a, b) => return a.min(b).with_timezone(&Utc),
+                LocalResult::None => candidate += Duration::minutes(1),
+            }
+        }
+        // No zone has a gap of three hours; fall back to reading the time as UTC.
+        Utc.from_utc_datetime(&local)
+    }
+
+    /// Whether the window is open at `t` (start inclusive, stop exclusive).
+    pub fn is_open(&self, t: DateTime<Utc>) -> bool {
+        let today = self.local_date(t);
+        [today.pred_opt(), Some(today)]
+            .into_iter()
+            .flatten()
+            .filter_map(|d| self.opening_on(d))
+            .any(|(open, close)| open <= t && t < close)
+    }
+
+    /// Whether `t`'s local date is a skip date.
+    pub fn is_skip_date(&self, t: DateTime<Utc>) -> bool {
+        self.skip_dates.contains(&self.local_date(t))
+    }
+
+    /// The next edge after `t`: when, and what the window wants from then on.
+    pub fn next_transition(&self, t: DateTime<Utc>) -> Option<(DateTime<Utc>, Desired)> {
+        let today = self.local_date(t);
+        let mut edges: Vec<(DateTime<Utc>, Desired)> = (-1..=14)
+            .filter_map(|offset| today.checked_add_signed(Duration::days(offset)))
+            .filter_map(|d| self.opening_on(d))
+            .flat_map(|(open, close)| [(open, Desired::Running), (close, Desired::Stopped)])
+            .filter(|(at, _)| *at > t)
+            .collect();
+        edges.sort_by_key(|(at, _)| *at);
+        edges
+            .into_iter()
+            .find(|(at, want)| self.is_open(*at) == (*want == Desired::Running))
+    }
+
+    /// The start of the next opening after `t`.
+    pub fn next_open(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let today = self.local_date(t);
+        (0..=14)
+            .filter_map(|offset| today.checked_add_signed(Duration::days(offset)))
+            .filter_map(|d| self.opening_on(d))
+            .map(|(open, _)| open)
+            .find(|open| *open > t)
+    }
+}
+
+/// A tier-wide override read from the cluster's tags.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Override {
+    pub mode: Desired,
+    /// `None`: until someone removes the tag.
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// What the override tags say.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "status")]
+pub enum OverrideTags {
+    /// No override tag.
+    None,
+    /// A valid override, in force.
+    Active(Override),
+    /// A valid override whose expiry has passed: ignored.
+    Expired(Override),
+    /// A tag that cannot be read: the tier is frozen and the problem reported.
+    Malformed { problem: String },
+}
+
+impl OverrideTags {
+    /// Reads the override tags of every cluster of the tier (they must agree).
+    pub fn read(cluster_tags: &[(String, Tags)], now: DateTime<Utc>) -> OverrideTags {
+        let mut found: Option<(String, Option<String>, String)> = None;
+        for (cluster, tags) in cluster_tags {
+            let mode = tags.get(TAG_OVERRIDE).cloned();
+            let until = tags.get(TAG_OVERRIDE_UNTIL).cloned();
+            match (mode, &found) {
+                (None, _) if until.is_some() => {
+                    return OverrideTags::Malformed {
+                        problem: format!(
+                            "cluster {cluster}: {TAG_OVERRIDE_UNTIL} is set without {TAG_OVERRIDE}"
+                        ),
+                    }
+                }
+                (None, _) => {}
+                (Some(m), None) => found = Some((m, until, cluster.clone())),
+                (Some(m), Some((m0, u0, c0))) if m != *m0 || until != *u0 => {
+                    return OverrideTags::Malformed {
+                        problem: format!(
+                            "clusters {c0} and {cluster} carry different override tags"
+                        ),
+                    }
+                }
+                (Some(_), Some(_)) => {}
+            }
+        }
+        let Some((mode, until, cluster)) = found else {
+            return OverrideTags::None;
+        };
+        let mode = match mode.trim() {
+            "keep-running" => Desired::Running,
+            "keep-stopped" => Desired::Stopped,
+            other => {
+                return OverrideTags::Malformed {
+                    problem: format!("cluster {cluster}: {TAG_OVERRIDE} is '{other}'; expected keep-running or keep-stopped"),
+                }
+            }
+        };
+        let until = match until.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u) => match DateTime::parse_from_rfc3339(u) {
+                Ok(t) => Some(t.with_timezone(&Utc)),
+                Err(e) => {
+                    return OverrideTags::Malformed {
+                        problem: format!("cluster {cluster}: {TAG_OVERRIDE_UNTIL} '{u}' is not an RFC 3339 timestamp ({e})"),
+                    }
+                }
+            },
+        };
+        let o = Override { mode, until };
+        match until {
+            Some(u) if u <= now => OverrideTags::Expired(o),
+            _ => OverrideTags::Active(o),
+        }
+    }
+}
+
+/// A hold left by a manual action, kept in the state document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub desired: Desired,
+    pub until: DateTime<Utc>,
+    pub reason: String,
+    pub set_by: String,
+}
+
+/// What the invocation asked for, as the decision sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Intent {
+    Start,
+    Stop,
+    Reconcile,
+}
+
+/// Inputs of one decision.
+#[derive(Debug, Clone)]
+pub struct DecisionInput<'a> {
+    pub intent: Intent,
+    pub trigger: Trigger,
+    pub force: bool,
+    pub now: DateTime<Utc>,
+    pub window: Option<&'a Window>,
+    pub overrides: &'a OverrideTags,
+    pub hold: Option<&'a Hold>,
+    /// How long a manual start outside the window holds the tier up when the payload says nothing.
+    pub default_hold: Duration,
+    /// From the payload: hold until, or for.
+    pub hold_until: Option<DateTime<Utc>>,
+    pub hold_for: Option<Duration>,
+}
+
+/// The decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    /// What to converge to; `None`: change nothing.
+    pub desired: Option<Desired>,
+    /// One sentence: why.
+    pub reason: String,
+    /// Things worth knowing (expired override ignored, force used...).
+    pub notes: Vec<String>,
+    /// The hold to store after acting: `Some(None)` clears it, `None` leaves it.
+    #[serde(skip)]
+    pub new_hold: Option<Option<Hold>>,
+}
+
+impl Decision {
+    fn skip(reason: String, notes: Vec<String>) -> Decision {
+        Decision {
+            desired: None,
+            reason,
+            notes,
+            new_hold: None,
+        }
+    }
+}
+
+/// Decides. See the module documentation for the precedence.
+pub fn decide(input: &DecisionInput) -> Decision {
+    let now = input.now;
+    let mut notes = Vec::new();
+    let overriding = match input.overrides {
+        OverrideTags::None => None,
+        OverrideTags::Active(o) => Some(o),
+        OverrideTags::Expired(o) => {
+            notes.push(format!(
+                "override {} expired at {} and is ignored",
+                mode_name(o.mode),
+                o.until.map(|u| u.to_rfc3339()).unwrap_or_default()
+            ));
+            None
+        }
+        OverrideTags::Malformed { problem } => {
+            if input.force && input.trigger == Trigger::Manual && input.intent != Intent::Reconcile
+            {
+                notes.push(format!(
+                    "malformed override ignored because force is set: {problem}"
+                ));
+                None
+            } else {
+                return Decision::skip(
+                    format!("no change: malformed override tag ({problem})"),
+                    notes,
+                );
+            }
+        }
+    };
+    let hold = input.hold.filter(|h| h.until > now);
+    if let Some(h) = input.hold.filter(|h| h.until <= now) {
+        notes.push(format!(
+            "hold {} ended at {}",
+            desired_name(h.desired),
+            h.until.to_rfc3339()
+        ));
+    }
+
+    let asked = match input.intent {
+        Intent::Start => Some(Desired::Running),
+        Intent::Stop => Some(Desired::Stopped),
+        Intent::Reconcile => None,
+    };
+
+    match (input.trigger, asked) {
+        // A person asked for something: overrides win unless forced; holds are replaced.
+        (Trigger::Manual, Some(want)) => {
+            if let Some(o) = overriding.filter(|o| o.mode != want) {
+                if !input.force {
+                    return Decision::skip(
+                        format!(
+                            "skipped: override {} is in force{}",
+                            mode_name(o.mode),
+                            until_text(o.until)
+                        ),
+                        notes,
+                    );
+                }
+                notes.push(format!(
+                    "override {} bypassed with force",
+                    mode_name(o.mode)
+                ));
+            }
+            let open = input.window.map(|w| w.is_open(now));
+            let explicit = input.hold_until.or(input.hold_for.map(|d| now + d));
+            // Repeating a manual action keeps the hold it already left: a repeat is a no-op.
+            let same = hold.filter(|h| h.desired == want).cloned();
+            let new_hold = match (want, open, explicit) {
+                (_, _, Some(until)) => Some(Hold {
+                    desired: want,
+                    until,
+                    reason: String::new(),
+                    set_by: String::new(),
+                }),
+                (_, _, None) if same.is_some() => same,
+                (Desired::Running, Some(false), None) => Some(Hold {
+                    desired: want,
+                    until: now + input.default_hold,
+                    reason: String::new(),
+                    set_by: String::new(),
+                }),
+                (Desired::Stopped, Some(true), None) => input
+                    .window
+                    .and_then(|w| w.next_open(now))
+                    .map(|until| Hold {
+                        desired: want,
+                        until,
+                        reason: String::new(),
+                        set_by: String::new(),
+                    }),
+                _ => None,
+            };
+            let reason = match &new_hold {
+                Some(h) => format!("manual {}; held until {}", verb(want), h.until.to_rfc3339()),
+                None => format!("manual {}", verb(want)),
+            };
+            Decision {
+                desired: Some(want),
+                reason,
+                notes,
+                new_hold: Some(new_hold),
+            }
+        }
+        // Scheduled edges and reconcile: override, then hold, then the window.
+        (_, asked) => {
+            if let Some(o) = overriding {
+                if asked.is_some_and(|a| a != o.mode) {
+                    return Decision::skip(
+                        format!(
+                            "skipped: override {} is in force{}",
+                            mode_name(o.mode),
+                            until_text(o.until)
+                        ),
+                        notes,
+                    );
+                }
+                return Decision {
+                    desired: Some(o.mode),
+                    reason: format!("override {}{}", mode_name(o.mode), until_text(o.until)),
+                    notes,
+                    new_hold: None,
+                };
+            }
+            if let Some(h) = hold {
+                if asked.is_some_and(|a| a != h.desired) {
+                    return Decision::skip(
+                        format!(
+                            "skipped: held {} until {} ({})",
+                            desired_name(h.desired),
+                            h.until.to_rfc3339(),
+                            h.set_by
+                        ),
+                        notes,
+                    );
+                }
+                return Decision {
+                    desired: Some(h.desired),
+                    reason: format!(
+                        "held {} until {}",
+                        desired_name(h.desired),
+                        h.until.to_rfc3339()
+                    ),
+                    notes,
+                    new_hold: None,
+                };
+            }
+            let clear = input.hold.is_some().then_some(None);
+            match (asked, input.window) {
+                (Some(Desired::Running), Some(w)) if w.is_skip_date(now) => Decision::skip(
+                    format!("skipped: {} is a skip date", w.local_date(now)),
+                    notes,
+                ),
+                (Some(want), _) => Decision {
+                    desired: Some(want),
+                    reason: format!("scheduled {}", verb(want)),
+                    notes,
+                    new_hold: clear,
+                },
+                (None, None) => Decision::skip(
+                    "no change: the spec has no schedule to reconcile against".into(),
+                    notes,
+                ),
+                (None, Some(w)) => {
+                    let want = if w.is_open(now) {
+                        Desired::Running
+                    } else {
+                        Desired::Stopped
+                    };
+                    let why = if w.is_open(now) {
+                        "inside the window".to_string()
+                    } else if w.is_skip_date(now) {
+                        format!("outside the window ({} is a skip date)", w.local_date(now))
+                    } else {
+                        "outside the window".to_string()
+                    };
+                    Decision {
+                        desired: Some(want),
+                        reason: why,
+                        notes,
+                        new_hold: clear,
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn until_text(until: Option<DateTime<Utc>>) -> String {
+    until
+        .map(|u| format!(" until {}", u.to_rfc3339()))
+        .unwrap_or_else(|| " with no expiry".into())
+}
+
+fn mode_name(d: Desired) -> &'static str {
+    match d {
+        Desired::Running => "keep-running",
+        Desired::Stopped => "keep-stopped",
+    }
+}
+
+fn desired_name(d: Desired) -> &'static str {
+    match d {
+        Desired::Running => "running",
+        Desired::Stopped => "stopped",
+    }
+}
+
+fn verb(d: Desired) -> &'static str {
+    match d {
+        Desired::Running => "start",
+        Desired::Stopped => "stop",
+    }
+}
+
+/// Parses a duration such as `3h`, `90m`, `1h30m`, `2d`, `45s`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let mut total = Duration::zero();
+    let mut number = String::new();
+    let mut any = false;
+    for c in s.trim().chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: i64 = number.parse().ok()?;
+        number.clear();
+        total += match c {
+            'd' => Duration::days(n),
+            'h' => Duration::hours(n),
+            'm' => Duration::minutes(n),
+            's' => Duration::seconds(n),
+            _ => return None,
+        };
+        any = true;
+    }
+    (number.is_empty() && any && total > Duration::zero()).then_some(total)
+}
