@@ -10,10 +10,30 @@ fn every_sample_payload_parses_to_its_documented_action() {
         ("status.json", Action::Status, Trigger::Manual, false),
         ("start-dry-run.json", Action::Start, Trigger::Manual, true),
         ("stop-dry-run.json", Action::Stop, Trigger::Manual, true),
-        ("scheduler-start.json", Action::Start, Trigger::Schedule, false),
-        ("scheduler-stop.json", Action::Stop, Trigger::Schedule, false),
-        ("eventbridge-rule-start.json", Action::Start, Trigger::Schedule, false),
-        ("eventbridge-rule-stop.json", Action::Stop, Trigger::Schedule, false),
+        (
+            "scheduler-start.json",
+            Action::Start,
+            Trigger::Schedule,
+            false,
+        ),
+        (
+            "scheduler-stop.json",
+            Action::Stop,
+            Trigger::Schedule,
+            false,
+        ),
+        (
+            "eventbridge-rule-start.json",
+            Action::Start,
+            Trigger::Schedule,
+            false,
+        ),
+        (
+            "eventbridge-rule-stop.json",
+            Action::Stop,
+            Trigger::Schedule,
+            false,
+        ),
     ];
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
     let mut on_disk: Vec<String> = std::fs::read_dir(dir)
@@ -24,14 +44,27 @@ fn every_sample_payload_parses_to_its_documented_action() {
     on_disk.sort();
     let mut listed: Vec<String> = expected.iter().map(|(f, ..)| f.to_string()).collect();
     listed.sort();
-    assert_eq!(on_disk, listed, "every file in events/ is listed here and in events/README.md");
+    assert_eq!(
+        on_disk, listed,
+        "every file in events/ is listed here and in events/README.md"
+    );
 
     let readme = std::fs::read_to_string(format!("{dir}/README.md")).unwrap();
     for (file, action, trigger, dry_run) in expected {
         let request = Request::from_slice(&std::fs::read(format!("{dir}/{file}")).unwrap())
             .unwrap_or_else(|e| panic!("{file}: {e}"));
-        assert_eq!((request.action, request.trigger, request.dry_run), (action, trigger, dry_run), "{file}");
-        let row = readme.lines().find(|l| l.contains(&format!("`{file}`"))).unwrap_or_else(|| panic!("{file} not in README"));
-        assert!(row.contains(&format!("| {} |", action.as_str())), "README row for {file} names another action: {row}");
+        assert_eq!(
+            (request.action, request.trigger, request.dry_run),
+            (action, trigger, dry_run),
+            "{file}"
+        );
+        let row = readme
+            .lines()
+            .find(|l| l.contains(&format!("`{file}`")))
+            .unwrap_or_else(|| panic!("{file} not in README"));
+        assert!(
+            row.contains(&format!("| {} |", action.as_str())),
+            "README row for {file} names another action: {row}"
+        );
     }
 }
