@@ -1,0 +1,524 @@
+variable "project" {
+  type        = string
+  description = "Project name; must equal terraform-base's."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,19}$", var.project))
+    error_message = "project must be 2 to 20 lower-case letters, digits or '-', starting with a letter."
+  }
+}
+
+variable "environment" {
+  type        = string
+  description = "Environment name; must equal terraform-base's. The scheduler's ENVIRONMENT and the spec's key prefix."
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,11}$", var.environment))
+    error_message = "environment must be 1 to 12 lower-case letters, digits or '-', starting with a letter."
+  }
+}
+
+variable "product_domain" {
+  type        = string
+  description = "ProductDomain tag: the business domain that owns this environment."
+
+  validation {
+    condition     = length(trimspace(var.product_domain)) > 0 && length(var.product_domain) <= 64
+    error_message = "product_domain must be 1 to 64 characters."
+  }
+}
+
+variable "region" {
+  type        = string
+  description = "AWS region (the same as terraform-base's)."
+  default     = "us-east-1"
+
+  validation {
+    condition     = can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.region))
+    error_message = "region must look like us-east-1."
+  }
+}
+
+variable "extra_tags" {
+  type        = map(string)
+  description = "Additional tags for everything (default tags here, and the spec's tags for what the scheduler creates)."
+  default     = {}
+
+  validation {
+    condition     = length(setintersection(keys(var.extra_tags), ["Project", "Environment", "ProductDomain", "ManagedBy"])) == 0
+    error_message = "extra_tags may not set Project, Environment, ProductDomain or ManagedBy (the scheduler sets ManagedBy and Environment on what it creates)."
+  }
+
+  validation {
+    condition     = alltrue([for k in keys(var.extra_tags) : !startswith(k, "aws:") && !startswith(k, "runtime-scheduler:")])
+    error_message = "extra_tags keys may not start with 'aws:' or 'runtime-scheduler:'."
+  }
+}
+
+variable "base_state_bucket" {
+  type        = string
+  description = "S3 bucket holding terraform-base's state."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.base_state_bucket))
+    error_message = "base_state_bucket must be an S3 bucket name."
+  }
+}
+
+variable "base_state_key" {
+  type        = string
+  description = "Key of terraform-base's state; null means <environment>/terraform-base.tfstate."
+  default     = null
+}
+
+variable "services" {
+  description = <<-EOT
+    ECS Fargate services, keyed by name (also the ECR repository and container name).
+    path_patterns routes them from the HTTPS listener with rule_priority; exactly one service has
+    no path_patterns and receives everything else (the listener's default action).
+    desired_count is what the scheduler uses when it first creates the service; later starts
+    restore what it recorded at stop. secrets are SSM SecureString parameters created under
+    /<project>/<environment>/<service>/<NAME> (set their values out of band) and passed as
+    environment variables of the same name.
+  EOT
+  type = map(object({
+    cpu                               = number
+    memory                            = number
+    container_port                    = number
+    health_check_path                 = string
+    path_patterns                     = optional(list(string), [])
+    rule_priority                     = optional(number)
+    desired_count                     = optional(number, 1)
+    image_tag                         = optional(string, "latest")
+    environment                       = optional(map(string), {})
+    secrets                           = optional(list(string), [])
+    health_check_grace_period_seconds = optional(number, 60)
+    auto_scaling = optional(object({
+      min_capacity = number
+      max_capacity = number
+      metric       = optional(string, "ECSServiceAverageCPUUtilization")
+      target_value = optional(number, 60)
+    }))
+  }))
+  default = {
+    backend = {
+      cpu               = 512
+      memory            = 1024
+      container_port    = 8000
+      health_check_path = "/health"
+      path_patterns     = ["/api/*"]
+      rule_priority     = 10
+      secrets           = ["DATABASE_URL"]
+      auto_scaling      = { min_capacity = 1, max_capacity = 4 }
+    }
+    frontend = {
+      cpu                               = 256
+      memory                            = 512
+      container_port                    = 3000
+      health_check_path                 = "/"
+      health_check_grace_period_seconds = 30
+    }
+  }
+
+  validation {
+    condition     = length(var.services) >= 1 && alltrue([for k in keys(var.services) : can(regex("^[a-z][a-z0-9-]{0,30}$", k))])
+    error_message = "services needs at least one entry; names are lower-case letters, digits and '-'."
+  }
+
+  validation {
+    condition     = length([for s in values(var.services) : s if length(s.path_patterns) == 0]) == 1
+    error_message = "Exactly one service must have no path_patterns: it is the HTTPS listener's default action."
+  }
+
+  validation {
+    # Fargate's valid CPU/memory pairs (MiB) for 256 to 4096 CPU units.
+    condition = alltrue([for s in values(var.services) : (
+      (s.cpu == 256 && contains([512, 1024, 2048], s.memory)) ||
+      (s.cpu == 512 && s.memory >= 1024 && s.memory <= 4096 && s.memory % 1024 == 0) ||
+      (s.cpu == 1024 && s.memory >= 2048 && s.memory <= 8192 && s.memory % 1024 == 0) ||
+      (s.cpu == 2048 && s.memory >= 4096 && s.memory <= 16384 && s.memory % 1024 == 0) ||
+      (s.cpu == 4096 && s.memory >= 8192 && s.memory <= 30720 && s.memory % 1024 == 0)
+    )])
+    error_message = "Each service needs a Fargate CPU/memory pair: 256 with 512/1024/2048, 512 with 1024-4096, 1024 with 2048-8192, 2048 with 4096-16384, 4096 with 8192-30720 (memory in 1024 steps above 256 CPU)."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.services) : s.container_port >= 1 && s.container_port <= 65535 && floor(s.container_port) == s.container_port])
+    error_message = "container_port must be an integer from 1 to 65535."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.services) : startswith(s.health_check_path, "/") && length(s.health_check_path) <= 1024])
+    error_message = "health_check_path must start with '/'."
+  }
+
+  validation {
+    condition = alltrue([for s in values(var.services) : length(s.path_patterns) == 0 || (
+      s.rule_priority != null && try(s.rule_priority >= 1 && s.rule_priority <= 50000, false) && length(s.path_patterns) <= 5
+    )])
+    error_message = "A service with path_patterns needs a rule_priority from 1 to 50000 and at most 5 patterns."
+  }
+
+  validation {
+    condition = length(distinct([for s in values(var.services) : s.rule_priority if length(s.path_patterns) > 0])) == length([
+      for s in values(var.services) : s if length(s.path_patterns) > 0
+    ])
+    error_message = "rule_priority must be unique among the services."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.services) : s.desired_count >= 0 && s.desired_count <= 1000 && floor(s.desired_count) == s.desired_count])
+    error_message = "desired_count must be an integer from 0 to 1000."
+  }
+
+  validation {
+    condition = alltrue([for s in values(var.services) : s.auto_scaling == null || try(
+      s.auto_scaling.min_capacity <= s.desired_count && s.desired_count <= s.auto_scaling.max_capacity && s.auto_scaling.max_capacity >= 1,
+    false)])
+    error_message = "With auto_scaling, min_capacity <= desired_count <= max_capacity and max_capacity >= 1."
+  }
+
+  validation {
+    condition = alltrue([for s in values(var.services) : s.auto_scaling == null || try(
+      contains(["ECSServiceAverageCPUUtilization", "ECSServiceAverageMemoryUtilization", "ALBRequestCountPerTarget"], s.auto_scaling.metric) && s.auto_scaling.target_value > 0,
+    false)])
+    error_message = "auto_scaling.metric must be ECSServiceAverageCPUUtilization, ECSServiceAverageMemoryUtilization or ALBRequestCountPerTarget, with a positive target_value."
+  }
+
+  validation {
+    condition     = alltrue(flatten([for s in values(var.services) : [for n in s.secrets : can(regex("^[A-Z_][A-Z0-9_]*$", n))]]))
+    error_message = "secrets are environment variable names (upper case, digits, '_')."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.services) : s.health_check_grace_period_seconds >= 0 && s.health_check_grace_period_seconds <= 7200])
+    error_message = "health_check_grace_period_seconds must be 0 to 7200."
+  }
+}
+
+variable "task_cpu_architecture" {
+  type        = string
+  description = "CPU architecture of the service containers: X86_64 or ARM64 (your images must match)."
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.task_cpu_architecture)
+    error_message = "task_cpu_architecture must be X86_64 or ARM64."
+  }
+}
+
+variable "container_insights" {
+  type        = string
+  description = "ECS Container Insights: enabled, enhanced or disabled."
+  default     = "enabled"
+
+  validation {
+    condition     = contains(["enabled", "enhanced", "disabled"], var.container_insights)
+    error_message = "container_insights must be enabled, enhanced or disabled."
+  }
+}
+
+variable "log_retention_days" {
+  type        = number
+  description = "Retention of the log groups this root creates."
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
+  }
+}
+
+variable "nat_elastic_ip_mode" {
+  type        = string
+  description = "What the scheduler does with a NAT gateway's Elastic IP at stop when terraform-base holds no persistent one: release (cheapest) or keep (stable egress IP, allocated by the scheduler)."
+  default     = "release"
+
+  validation {
+    condition     = contains(["release", "keep"], var.nat_elastic_ip_mode)
+    error_message = "nat_elastic_ip_mode must be release or keep (persistent addresses from terraform-base are used as 'external' automatically)."
+  }
+}
+
+variable "alb_idle_timeout_seconds" {
+  type        = number
+  description = "ALB idle timeout."
+  default     = 60
+
+  validation {
+    condition     = var.alb_idle_timeout_seconds >= 1 && var.alb_idle_timeout_seconds <= 4000
+    error_message = "alb_idle_timeout_seconds must be 1 to 4000."
+  }
+}
+
+variable "alb_ssl_policy" {
+  type        = string
+  description = "SSL policy of the HTTPS listener."
+  default     = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+  validation {
+    condition     = startswith(var.alb_ssl_policy, "ELBSecurityPolicy-")
+    error_message = "alb_ssl_policy must be an ELB security policy name."
+  }
+}
+
+variable "dns_record_types" {
+  type        = list(string)
+  description = "Alias record types the scheduler keeps pointing at the ALB. AAAA needs a dualstack ALB, which this root does not configure."
+  default     = ["A"]
+
+  validation {
+    condition     = length(var.dns_record_types) > 0 && alltrue([for t in var.dns_record_types : t == "A"])
+    error_message = "dns_record_types must be [\"A\"] (the ALB is ipv4 only)."
+  }
+}
+
+variable "schedule_timezone" {
+  type        = string
+  description = "IANA time zone of the business-hours window (a UTC cron would drift by an hour twice a year)."
+  default     = "America/New_York"
+
+  validation {
+    condition     = can(regex("^(UTC|[A-Z][A-Za-z_]+(/[A-Za-z0-9_+-]+){1,2})$", var.schedule_timezone))
+    error_message = "schedule_timezone must be an IANA zone name such as America/New_York or UTC."
+  }
+}
+
+variable "schedule_start" {
+  type        = string
+  description = "Local time (HH:MM, 24 h) the window opens: the start schedule fires then."
+  default     = "08:00"
+
+  validation {
+    condition     = can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", var.schedule_start))
+    error_message = "schedule_start must be HH:MM (00:00 to 23:59)."
+  }
+}
+
+variable "schedule_stop" {
+  type        = string
+  description = "Local time (HH:MM, 24 h) the window closes: the stop schedule fires then. Earlier than schedule_start means the window crosses midnight."
+  default     = "20:00"
+
+  validation {
+    condition     = can(regex("^([01][0-9]|2[0-3]):[0-5][0-9]$", var.schedule_stop))
+    error_message = "schedule_stop must be HH:MM (00:00 to 23:59)."
+  }
+
+  validation {
+    condition     = var.schedule_stop != var.schedule_start
+    error_message = "schedule_stop must differ from schedule_start."
+  }
+}
+
+variable "schedule_days" {
+  type        = list(string)
+  description = "Days the window opens (MON..SUN)."
+  default     = ["MON", "TUE", "WED", "THU", "FRI"]
+
+  validation {
+    condition     = length(var.schedule_days) > 0 && length(distinct(var.schedule_days)) == length(var.schedule_days) && alltrue([for d in var.schedule_days : contains(["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"], d)])
+    error_message = "schedule_days must be distinct values among MON, TUE, WED, THU, FRI, SAT, SUN."
+  }
+}
+
+variable "schedule_skip_dates" {
+  type        = list(string)
+  description = "Local dates (YYYY-MM-DD) on which the window does not open (holidays). The scheduler skips them; EventBridge still fires."
+  default     = []
+
+  validation {
+    condition     = alltrue([for d in var.schedule_skip_dates : can(formatdate("YYYY-MM-DD", "${d}T00:00:00Z"))])
+    error_message = "schedule_skip_dates must be YYYY-MM-DD dates."
+  }
+}
+
+variable "enable_schedules" {
+  type        = bool
+  description = "Create the EventBridge Scheduler schedules (start, stop, reconcile). Off, the tier only moves on manual invocations."
+  default     = true
+}
+
+variable "reconcile_interval_minutes" {
+  type        = number
+  description = "How often the reconcile schedule fires; 0 creates no reconcile schedule."
+  default     = 15
+
+  validation {
+    condition     = var.reconcile_interval_minutes == 0 || (var.reconcile_interval_minutes >= 5 && var.reconcile_interval_minutes <= 1440)
+    error_message = "reconcile_interval_minutes must be 0 or 5 to 1440."
+  }
+}
+
+variable "schedule_retry_attempts" {
+  type        = number
+  description = "EventBridge Scheduler retries when it cannot deliver to the function."
+  default     = 3
+
+  validation {
+    condition     = var.schedule_retry_attempts >= 0 && var.schedule_retry_attempts <= 185
+    error_message = "schedule_retry_attempts must be 0 to 185."
+  }
+}
+
+variable "schedule_max_event_age_seconds" {
+  type        = number
+  description = "EventBridge Scheduler gives up delivering an event after this long (then it goes to the dead-letter queue)."
+  default     = 3600
+
+  validation {
+    condition     = var.schedule_max_event_age_seconds >= 60 && var.schedule_max_event_age_seconds <= 86400
+    error_message = "schedule_max_event_age_seconds must be 60 to 86400."
+  }
+}
+
+variable "scheduler_timeouts" {
+  type = object({
+    nat_available_seconds        = optional(number, 300)
+    nat_deleted_seconds          = optional(number, 300)
+    load_balancer_active_seconds = optional(number, 600)
+    services_stable_seconds      = optional(number, 300)
+  })
+  description = "Bounds on the scheduler's waits (the spec's timeouts). Local runs set services_stable_seconds small: moto's tasks never run."
+  default     = {}
+
+  validation {
+    condition     = alltrue([for v in values(var.scheduler_timeouts) : v >= 0 && v <= 840])
+    error_message = "Each timeout must be 0 to 840 seconds (the function times out at 900)."
+  }
+}
+
+variable "create_scheduler_function" {
+  type        = bool
+  description = "Create the scheduler Lambda function (and what invokes it). Needs the zip at lambda_zip_path."
+  default     = true
+}
+
+variable "lambda_zip_path" {
+  type        = string
+  description = "The function's zip (bootstrap inside), relative to this root; `make build-lambda` writes it."
+  default     = "../target/lambda/runtime-scheduler/bootstrap.zip"
+}
+
+variable "lambda_architecture" {
+  type        = string
+  description = "Lambda architecture; must match the build (make build-lambda ARM64=1 for arm64)."
+  default     = "x86_64"
+
+  validation {
+    condition     = contains(["x86_64", "arm64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be x86_64 or arm64."
+  }
+}
+
+variable "lambda_memory_mb" {
+  type        = number
+  description = "Function memory. The work is waiting on AWS APIs; 256 MB is plenty."
+  default     = 256
+
+  validation {
+    condition     = var.lambda_memory_mb >= 128 && var.lambda_memory_mb <= 10240 && floor(var.lambda_memory_mb) == var.lambda_memory_mb
+    error_message = "lambda_memory_mb must be an integer from 128 to 10240."
+  }
+}
+
+variable "lambda_timeout_seconds" {
+  type        = number
+  description = "Function timeout. A stop waits for NAT gateways to be deleted (minutes), so the default is the maximum."
+  default     = 900
+
+  validation {
+    condition     = var.lambda_timeout_seconds >= 60 && var.lambda_timeout_seconds <= 900
+    error_message = "lambda_timeout_seconds must be 60 to 900."
+  }
+}
+
+variable "lambda_reserved_concurrency" {
+  type        = number
+  description = "Reserved concurrency of the function; null reserves none. Overlapping runs are already safe (the scheduler's S3 lease answers 'busy'); 1 also queues them, but accounts at the default limit of 10 cannot reserve any."
+  default     = null
+
+  validation {
+    condition     = var.lambda_reserved_concurrency == null || try(var.lambda_reserved_concurrency >= 1, false)
+    error_message = "lambda_reserved_concurrency must be null or at least 1."
+  }
+}
+
+variable "lambda_async_retry_attempts" {
+  type        = number
+  description = "Lambda's own retries of a failed asynchronous (scheduled) invocation; the actions are convergent, so a retry finishes the job."
+  default     = 2
+
+  validation {
+    condition     = var.lambda_async_retry_attempts >= 0 && var.lambda_async_retry_attempts <= 2
+    error_message = "lambda_async_retry_attempts must be 0 to 2."
+  }
+}
+
+variable "enable_waf" {
+  type        = bool
+  description = "Create a WAFv2 web ACL (rate limit plus AWS managed common and known-bad-inputs rules); the scheduler associates it with every ALB it creates."
+  default     = false
+}
+
+variable "waf_rate_limit" {
+  type        = number
+  description = "Requests per 5 minutes per client IP before the WAF blocks it."
+  default     = 2000
+
+  validation {
+    condition     = var.waf_rate_limit >= 10 && var.waf_rate_limit <= 2000000000
+    error_message = "waf_rate_limit must be 10 to 2000000000."
+  }
+}
+
+variable "enable_alarms" {
+  type        = bool
+  description = "CloudWatch alarms on scheduler errors and dead-lettered events, notifying the SNS topic."
+  default     = true
+}
+
+variable "alert_emails" {
+  type        = list(string)
+  description = "E-mail addresses subscribed to the alert topic (each must confirm)."
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.alert_emails : can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", e))])
+    error_message = "alert_emails must be e-mail addresses."
+  }
+}
+
+variable "create_budget" {
+  type        = bool
+  description = "Create a monthly cost budget with notifications."
+  default     = true
+}
+
+variable "budget_limit_usd" {
+  type        = number
+  description = "Monthly budget in USD."
+  default     = 150
+
+  validation {
+    condition     = var.budget_limit_usd > 0
+    error_message = "budget_limit_usd must be positive."
+  }
+}
+
+variable "budget_thresholds_percent" {
+  type        = list(number)
+  description = "Forecasted and actual spend thresholds (percent of the limit) that notify."
+  default     = [80, 100]
+
+  validation {
+    condition     = length(var.budget_thresholds_percent) > 0 && alltrue([for t in var.budget_thresholds_percent : t > 0 && t <= 1000])
+    error_message = "budget_thresholds_percent must be between 0 and 1000."
+  }
+}
+
+variable "budget_filter_by_project_tag" {
+  type        = bool
+  description = "Count only costs tagged Project=<project> (activate Project as a cost allocation tag first); false counts the whole account."
+  default     = true
+}
