@@ -96,8 +96,16 @@ fn every_problem_is_reported_at_once_across_sections() {
         s["dns_records"][0]["types"] = json!(["MX"]);
     });
     assert_eq!(got.len(), 4, "{got:#?}");
-    for path in ["$.nat_gateways[0].subnet_id", "$.load_balancer.listeners[0].port", "$.services[1].cluster", "$.dns_records[0].types[0]"] {
-        assert!(got.iter().any(|p| p.starts_with(path)), "{path} missing from {got:#?}");
+    for path in [
+        "$.nat_gateways[0].subnet_id",
+        "$.load_balancer.listeners[0].port",
+        "$.services[1].cluster",
+        "$.dns_records[0].types[0]",
+    ] {
+        assert!(
+            got.iter().any(|p| p.starts_with(path)),
+            "{path} missing from {got:#?}"
+        );
     }
 }
 
