@@ -18,7 +18,11 @@ fn record_view(r: &SimRecord) -> RecordSet {
     RecordSet {
         name: r.name.clone(),
         record_type: r.record_type.clone(),
-        alias: r.alias.as_ref().map(|(d, z, e)| AliasTarget { dns_name: d.clone(), hosted_zone_id: z.clone(), evaluate_target_health: *e }),
+        alias: r.alias.as_ref().map(|(d, z, e)| AliasTarget {
+            dns_name: d.clone(),
+            hosted_zone_id: z.clone(),
+            evaluate_target_health: *e,
+        }),
         ttl: r.ttl,
         values: r.values.clone(),
     }
@@ -35,12 +39,19 @@ fn quote_txt(v: &str) -> String {
 /// The record set a change writes, as Route53 stores it.
 fn stored(c: &RecordChange) -> SimRecord {
     match c {
-        RecordChange::UpsertAlias { name, record_type, target } => SimRecord {
+        RecordChange::UpsertAlias {
+            name,
+            record_type,
+            target,
+        } => SimRecord {
             name: normalize_dns_name(name),
             record_type: record_type.as_str().into(),
             // Route53 stores ALB alias targets lower-cased, with the dualstack prefix and a dot.
             alias: Some((
-                format!("dualstack.{}.", target.dns_name.trim_end_matches('.').to_ascii_lowercase()),
+                format!(
+                    "dualstack.{}.",
+                    target.dns_name.trim_end_matches('.').to_ascii_lowercase()
+                ),
                 target.hosted_zone_id.clone(),
                 target.evaluate_target_health,
             )),
@@ -57,8 +68,18 @@ fn stored(c: &RecordChange) -> SimRecord {
         RecordChange::Delete { record } => SimRecord {
             name: normalize_dns_name(&record.name),
             record_type: record.record_type.clone(),
-            alias: record.alias.as_ref().map(|a| (a.dns_name.clone(), a.hosted_zone_id.clone(), a.evaluate_target_health)),
-            ttl: if record.alias.is_some() { None } else { record.ttl },
+            alias: record.alias.as_ref().map(|a| {
+                (
+                    a.dns_name.clone(),
+                    a.hosted_zone_id.clone(),
+                    a.evaluate_target_health,
+                )
+            }),
+            ttl: if record.alias.is_some() {
+                None
+            } else {
+                record.ttl
+            },
             values: record.values.clone(),
         },
     }
@@ -67,7 +88,9 @@ fn stored(c: &RecordChange) -> SimRecord {
 fn same_alias_target(a: &(String, String, bool), b: &(String, String, bool)) -> bool {
     let norm = |s: &str| {
         let s = s.trim_end_matches('.').to_ascii_lowercase();
-        s.strip_prefix("dualstack.").map(str::to_string).unwrap_or(s)
+        s.strip_prefix("dualstack.")
+            .map(str::to_string)
+            .unwrap_or(s)
     };
     norm(&a.0) == norm(&b.0) && a.1 == b.1 && a.2 == b.2
 }
@@ -75,17 +98,24 @@ fn same_alias_target(a: &(String, String, bool), b: &(String, String, bool)) -> 
 impl World {
     /// Inserts a record (test setup).
     pub fn add_record(&mut self, zone_id: &str, record: SimRecord) {
-        self.zones
-            .entry(zone_id.into())
-            .or_default()
-            .insert((normalize_dns_name(&record.name), record.record_type.clone()), SimRecord { name: normalize_dns_name(&record.name), ..record });
+        self.zones.entry(zone_id.into()).or_default().insert(
+            (normalize_dns_name(&record.name), record.record_type.clone()),
+            SimRecord {
+                name: normalize_dns_name(&record.name),
+                ..record
+            },
+        );
     }
 
     /// Applies a batch atomically, or refuses all of it like Route53.
     fn apply_batch(&mut self, zone_id: &str, changes: &[RecordChange]) -> Result<()> {
         const OP: &str = "ChangeResourceRecordSets";
         let Some(zone) = self.zones.get(zone_id) else {
-            return Err(aws_error(OP, "NoSuchHostedZone", format!("No hosted zone found with ID: {zone_id}")));
+            return Err(aws_error(
+                OP,
+                "NoSuchHostedZone",
+                format!("No hosted zone found with ID: {zone_id}"),
+            ));
         };
         let mut next = zone.clone();
         let mut problems = Vec::new();
@@ -136,7 +166,11 @@ impl World {
             }
         }
         if !problems.is_empty() {
-            return Err(aws_error(OP, "InvalidChangeBatch", format!("[{}]", problems.join(", "))));
+            return Err(aws_error(
+                OP,
+                "InvalidChangeBatch",
+                format!("[{}]", problems.join(", ")),
+            ));
         }
         self.zones.insert(zone_id.into(), next);
         Ok(())
@@ -148,19 +182,34 @@ impl SimClient {
         let summary = changes
             .iter()
             .map(|c| match c {
-                RecordChange::UpsertAlias { name, record_type, target } => format!("UPSERT {name} {} -> {}", record_type.as_str(), target.dns_name),
+                RecordChange::UpsertAlias {
+                    name,
+                    record_type,
+                    target,
+                } => format!(
+                    "UPSERT {name} {} -> {}",
+                    record_type.as_str(),
+                    target.dns_name
+                ),
                 RecordChange::UpsertTxt { name, .. } => format!("UPSERT {name} TXT"),
-                RecordChange::Delete { record } => format!("DELETE {} {}", record.name, record.record_type),
+                RecordChange::Delete { record } => {
+                    format!("DELETE {} {}", record.name, record.record_type)
+                }
             })
             .collect::<Vec<_>>()
             .join("; ");
-        self.call("ChangeResourceRecordSets", true, format!("zone={zone_id} {summary}"), |w, now| {
-            w.apply_batch(zone_id, changes)?;
-            let id = format!("/change/C{}", w.next_hex(12).to_ascii_uppercase());
-            let insync = now + w.cfg.dns_propagation;
-            w.changes.insert(id.clone(), insync);
-            Ok(id)
-        })
+        self.call(
+            "ChangeResourceRecordSets",
+            true,
+            format!("zone={zone_id} {summary}"),
+            |w, now| {
+                w.apply_batch(zone_id, changes)?;
+                let id = format!("/change/C{}", w.next_hex(12).to_ascii_uppercase());
+                let insync = now + w.cfg.dns_propagation;
+                w.changes.insert(id.clone(), insync);
+                Ok(id)
+            },
+        )
         .await
     }
 
@@ -170,10 +219,13 @@ impl SimClient {
         loop {
             let insync = self
                 .call("GetChange", false, format!("id={change_id}"), |w, now| {
-                    w.changes
-                        .get(change_id)
-                        .map(|t| now >= *t)
-                        .ok_or_else(|| aws_error("GetChange", "NoSuchChange", format!("change {change_id} not found")))
+                    w.changes.get(change_id).map(|t| now >= *t).ok_or_else(|| {
+                        aws_error(
+                            "GetChange",
+                            "NoSuchChange",
+                            format!("change {change_id} not found"),
+                        )
+                    })
                 })
                 .await?;
             if insync {
@@ -183,7 +235,10 @@ impl SimClient {
                 return Err(AwsError {
                     operation: "GetChange",
                     code: None,
-                    message: format!("change {change_id} is still PENDING after {}s", started.elapsed().as_secs()),
+                    message: format!(
+                        "change {change_id} is still PENDING after {}s",
+                        started.elapsed().as_secs()
+                    ),
                     kind: ErrorKind::Transient,
                 });
             }
@@ -197,12 +252,25 @@ impl SimClient {
 impl Dns for SimClient {
     async fn records_at(&self, zone_id: &str, name: &str) -> Result<Vec<RecordSet>> {
         let wanted = normalize_dns_name(name);
-        self.call("ListResourceRecordSets", false, format!("zone={zone_id} start={wanted}"), |w, _| {
-            let Some(zone) = w.zones.get(zone_id) else {
-                return Err(aws_error("ListResourceRecordSets", "NoSuchHostedZone", format!("No hosted zone found with ID: {zone_id}")));
-            };
-            Ok(zone.values().filter(|r| r.name == wanted).map(record_view).collect())
-        })
+        self.call(
+            "ListResourceRecordSets",
+            false,
+            format!("zone={zone_id} start={wanted}"),
+            |w, _| {
+                let Some(zone) = w.zones.get(zone_id) else {
+                    return Err(aws_error(
+                        "ListResourceRecordSets",
+                        "NoSuchHostedZone",
+                        format!("No hosted zone found with ID: {zone_id}"),
+                    ));
+                };
+                Ok(zone
+                    .values()
+                    .filter(|r| r.name == wanted)
+                    .map(record_view)
+                    .collect())
+            },
+        )
         .await
     }
 

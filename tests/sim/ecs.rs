@@ -4,7 +4,9 @@
 
 use async_trait::async_trait;
 use runtime_scheduler::aws::{Containers, Result};
-use runtime_scheduler::model::{ScalingBounds, Service, ServiceStatus, Tags, TAG_ENVIRONMENT, TAG_MANAGED_BY};
+use runtime_scheduler::model::{
+    ScalingBounds, Service, ServiceStatus, Tags, TAG_ENVIRONMENT, TAG_MANAGED_BY,
+};
 use runtime_scheduler::spec::{ServiceSpec, TargetTracking};
 use tokio::time::Instant;
 
@@ -17,7 +19,11 @@ impl World {
             cluster: s.cluster.clone(),
             name: s.name.clone(),
             arn: s.arn.clone(),
-            status: if s.active { ServiceStatus::Active } else { ServiceStatus::Inactive },
+            status: if s.active {
+                ServiceStatus::Active
+            } else {
+                ServiceStatus::Inactive
+            },
             desired_count: s.desired,
             running_count: running,
             pending_count: s.desired.saturating_sub(running),
@@ -27,7 +33,15 @@ impl World {
     }
 
     /// Inserts a service (test setup: decoys), running `desired` tasks already.
-    pub fn add_service(&mut self, cluster: &str, name: &str, desired: u32, target_group: Option<String>, tags: Tags, now: Instant) {
+    pub fn add_service(
+        &mut self,
+        cluster: &str,
+        name: &str,
+        desired: u32,
+        target_group: Option<String>,
+        tags: Tags,
+        now: Instant,
+    ) {
         let arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{name}");
         self.services.insert(
             (cluster.into(), name.into()),
@@ -52,7 +66,11 @@ impl World {
         if self.clusters.contains_key(cluster) {
             Ok(())
         } else {
-            Err(aws_error(op, "ClusterNotFoundException", "Cluster not found."))
+            Err(aws_error(
+                op,
+                "ClusterNotFoundException",
+                "Cluster not found.",
+            ))
         }
     }
 
@@ -60,15 +78,27 @@ impl World {
         self.cluster_exists(op, cluster)?;
         match self.services.get(&(cluster.to_string(), name.to_string())) {
             Some(s) if s.active => Ok(()),
-            Some(_) => Err(aws_error(op, "ServiceNotActiveException", "Service was not ACTIVE.")),
-            None => Err(aws_error(op, "ServiceNotFoundException", "Service not found.")),
+            Some(_) => Err(aws_error(
+                op,
+                "ServiceNotActiveException",
+                "Service was not ACTIVE.",
+            )),
+            None => Err(aws_error(
+                op,
+                "ServiceNotFoundException",
+                "Service not found.",
+            )),
         }
     }
 
     fn scaling_target_exists(&self, op: &'static str, cluster: &str, name: &str) -> Result<()> {
         match self.services.get(&(cluster.to_string(), name.to_string())) {
             Some(s) if s.active => Ok(()),
-            _ => Err(aws_error(op, "ValidationException", format!("ECS service doesn't exist: service/{cluster}/{name}"))),
+            _ => Err(aws_error(
+                op,
+                "ValidationException",
+                format!("ECS service doesn't exist: service/{cluster}/{name}"),
+            )),
         }
     }
 }
@@ -79,22 +109,32 @@ impl Containers for SimClient {
         let mut out = Vec::new();
         for chunk in names.chunks(10) {
             let found = self
-                .call("DescribeServices", false, format!("cluster={cluster} services={}", chunk.join(",")), |w, now| {
-                    w.cluster_exists("DescribeServices", cluster)?;
-                    Ok(chunk
-                        .iter()
-                        .filter_map(|n| w.services.get(&(cluster.to_string(), n.clone())))
-                        .filter(|s| w.visible(s.created_at, now))
-                        .map(|s| w.service_view(s, now))
-                        .collect::<Vec<_>>())
-                })
+                .call(
+                    "DescribeServices",
+                    false,
+                    format!("cluster={cluster} services={}", chunk.join(",")),
+                    |w, now| {
+                        w.cluster_exists("DescribeServices", cluster)?;
+                        Ok(chunk
+                            .iter()
+                            .filter_map(|n| w.services.get(&(cluster.to_string(), n.clone())))
+                            .filter(|s| w.visible(s.created_at, now))
+                            .map(|s| w.service_view(s, now))
+                            .collect::<Vec<_>>())
+                    },
+                )
                 .await?;
             out.extend(found);
         }
         Ok(out)
     }
 
-    async fn create_service(&self, spec: &ServiceSpec, desired_count: u32, tags: &Tags) -> Result<Service> {
+    async fn create_service(
+        &self,
+        spec: &ServiceSpec,
+        desired_count: u32,
+        tags: &Tags,
+    ) -> Result<Service> {
         const OP: &str = "CreateService";
         let tag = self.tag.to_string();
         let r = self
@@ -133,11 +173,18 @@ impl Containers for SimClient {
             .await;
         match r {
             Err(e) if e.has_code(&["InvalidParameterException"]) => {
-                let existing = self.describe_services(&spec.cluster, std::slice::from_ref(&spec.name)).await?;
+                let existing = self
+                    .describe_services(&spec.cluster, std::slice::from_ref(&spec.name))
+                    .await?;
                 let ours = |s: &Service| {
-                    [TAG_MANAGED_BY, TAG_ENVIRONMENT].iter().all(|k| tags.get(*k).is_some_and(|v| s.tags.get(*k) == Some(v)))
+                    [TAG_MANAGED_BY, TAG_ENVIRONMENT]
+                        .iter()
+                        .all(|k| tags.get(*k).is_some_and(|v| s.tags.get(*k) == Some(v)))
                 };
-                if let Some(s) = existing.into_iter().find(|s| s.status == ServiceStatus::Active && ours(s)) {
+                if let Some(s) = existing
+                    .into_iter()
+                    .find(|s| s.status == ServiceStatus::Active && ours(s))
+                {
                     return Ok(s);
                 }
                 Err(e)
@@ -147,29 +194,53 @@ impl Containers for SimClient {
     }
 
     async fn set_desired_count(&self, cluster: &str, name: &str, desired_count: u32) -> Result<()> {
-        self.call("UpdateService", true, format!("cluster={cluster} service={name} desired={desired_count}"), |w, now| {
-            w.active_service("UpdateService", cluster, name)?;
-            w.set_desired(&(cluster.into(), name.into()), desired_count, now);
-            Ok(())
-        })
+        self.call(
+            "UpdateService",
+            true,
+            format!("cluster={cluster} service={name} desired={desired_count}"),
+            |w, now| {
+                w.active_service("UpdateService", cluster, name)?;
+                w.set_desired(&(cluster.into(), name.into()), desired_count, now);
+                Ok(())
+            },
+        )
         .await
     }
 
     async fn scaling_bounds(&self, cluster: &str, name: &str) -> Result<Option<ScalingBounds>> {
-        self.call("DescribeScalableTargets", false, format!("resource=service/{cluster}/{name}"), |w, _| {
-            Ok(w.scalable_targets.get(&(cluster.to_string(), name.to_string())).copied())
-        })
+        self.call(
+            "DescribeScalableTargets",
+            false,
+            format!("resource=service/{cluster}/{name}"),
+            |w, _| {
+                Ok(w.scalable_targets
+                    .get(&(cluster.to_string(), name.to_string()))
+                    .copied())
+            },
+        )
         .await
     }
 
-    async fn set_scaling_bounds(&self, cluster: &str, name: &str, bounds: ScalingBounds) -> Result<()> {
+    async fn set_scaling_bounds(
+        &self,
+        cluster: &str,
+        name: &str,
+        bounds: ScalingBounds,
+    ) -> Result<()> {
         self.call(
             "RegisterScalableTarget",
             true,
-            format!("resource=service/{cluster}/{name} min={} max={}", bounds.min, bounds.max),
+            format!(
+                "resource=service/{cluster}/{name} min={} max={}",
+                bounds.min, bounds.max
+            ),
             |w, now| {
                 if bounds.min > bounds.max {
-                    return Err(aws_error("RegisterScalableTarget", "ValidationException", "Minimum capacity cannot be greater than maximum capacity"));
+                    return Err(aws_error(
+                        "RegisterScalableTarget",
+                        "ValidationException",
+                        "Minimum capacity cannot be greater than maximum capacity",
+                    ));
                 }
                 w.scaling_target_exists("RegisterScalableTarget", cluster, name)?;
                 let key = (cluster.to_string(), name.to_string());
@@ -187,23 +258,44 @@ impl Containers for SimClient {
     }
 
     async fn has_scaling_policy(&self, cluster: &str, name: &str) -> Result<bool> {
-        self.call("DescribeScalingPolicies", false, format!("resource=service/{cluster}/{name}"), |w, _| {
-            Ok(w.policies.contains_key(&(cluster.to_string(), name.to_string())))
-        })
+        self.call(
+            "DescribeScalingPolicies",
+            false,
+            format!("resource=service/{cluster}/{name}"),
+            |w, _| {
+                Ok(w.policies
+                    .contains_key(&(cluster.to_string(), name.to_string())))
+            },
+        )
         .await
     }
 
-    async fn put_scaling_policy(&self, cluster: &str, name: &str, policy: &TargetTracking, resource_label: Option<&str>) -> Result<()> {
+    async fn put_scaling_policy(
+        &self,
+        cluster: &str,
+        name: &str,
+        policy: &TargetTracking,
+        resource_label: Option<&str>,
+    ) -> Result<()> {
         self.call(
             "PutScalingPolicy",
             true,
-            format!("resource=service/{cluster}/{name} metric={} label={}", policy.metric, resource_label.unwrap_or("-")),
+            format!(
+                "resource=service/{cluster}/{name} metric={} label={}",
+                policy.metric,
+                resource_label.unwrap_or("-")
+            ),
             |w, _| {
                 let key = (cluster.to_string(), name.to_string());
                 if !w.scalable_targets.contains_key(&key) {
-                    return Err(aws_error("PutScalingPolicy", "ObjectNotFoundException", "No scalable target registered for service namespace: ecs"));
+                    return Err(aws_error(
+                        "PutScalingPolicy",
+                        "ObjectNotFoundException",
+                        "No scalable target registered for service namespace: ecs",
+                    ));
                 }
-                w.policies.insert(key, (policy.clone(), resource_label.map(str::to_string)));
+                w.policies
+                    .insert(key, (policy.clone(), resource_label.map(str::to_string)));
                 Ok(())
             },
         )
@@ -211,9 +303,20 @@ impl Containers for SimClient {
     }
 
     async fn cluster_tags(&self, cluster: &str) -> Result<Tags> {
-        self.call("DescribeClusters", false, format!("cluster={cluster}"), |w, _| {
-            w.clusters.get(cluster).cloned().ok_or_else(|| aws_error("DescribeClusters", "ClusterNotFoundException", format!("cluster {cluster} does not exist")))
-        })
+        self.call(
+            "DescribeClusters",
+            false,
+            format!("cluster={cluster}"),
+            |w, _| {
+                w.clusters.get(cluster).cloned().ok_or_else(|| {
+                    aws_error(
+                        "DescribeClusters",
+                        "ClusterNotFoundException",
+                        format!("cluster {cluster} does not exist"),
+                    )
+                })
+            },
+        )
         .await
     }
 
@@ -222,11 +325,22 @@ impl Containers for SimClient {
             return Ok(());
         }
         self.cluster_tags(cluster).await?;
-        self.call("TagResource", true, format!("cluster={cluster} tags={}", tags_summary(tags)), |w, _| {
-            let t = w.clusters.get_mut(cluster).ok_or_else(|| aws_error("TagResource", "ClusterNotFoundException", "Cluster not found."))?;
-            t.extend(tags.clone());
-            Ok(())
-        })
+        self.call(
+            "TagResource",
+            true,
+            format!("cluster={cluster} tags={}", tags_summary(tags)),
+            |w, _| {
+                let t = w.clusters.get_mut(cluster).ok_or_else(|| {
+                    aws_error(
+                        "TagResource",
+                        "ClusterNotFoundException",
+                        "Cluster not found.",
+                    )
+                })?;
+                t.extend(tags.clone());
+                Ok(())
+            },
+        )
         .await
     }
 
@@ -235,13 +349,24 @@ impl Containers for SimClient {
             return Ok(());
         }
         self.cluster_tags(cluster).await?;
-        self.call("UntagResource", true, format!("cluster={cluster} keys={}", keys.join(",")), |w, _| {
-            let t = w.clusters.get_mut(cluster).ok_or_else(|| aws_error("UntagResource", "ClusterNotFoundException", "Cluster not found."))?;
-            for k in keys {
-                t.remove(k);
-            }
-            Ok(())
-        })
+        self.call(
+            "UntagResource",
+            true,
+            format!("cluster={cluster} keys={}", keys.join(",")),
+            |w, _| {
+                let t = w.clusters.get_mut(cluster).ok_or_else(|| {
+                    aws_error(
+                        "UntagResource",
+                        "ClusterNotFoundException",
+                        "Cluster not found.",
+                    )
+                })?;
+                for k in keys {
+                    t.remove(k);
+                }
+                Ok(())
+            },
+        )
         .await
     }
 }

@@ -124,7 +124,11 @@ impl FaultKind {
     pub fn is_transient(self) -> bool {
         matches!(
             self,
-            FaultKind::Throttling | FaultKind::InternalError | FaultKind::ServiceUnavailable | FaultKind::Timeout | FaultKind::LostResponse
+            FaultKind::Throttling
+                | FaultKind::InternalError
+                | FaultKind::ServiceUnavailable
+                | FaultKind::Timeout
+                | FaultKind::LostResponse
         )
     }
 
@@ -178,12 +182,24 @@ pub struct Call {
 /// Which service an operation belongs to (for service-specific error codes).
 fn service_of(op: &str) -> &'static str {
     match op {
-        "DescribeNatGateways" | "CreateNatGateway" | "DeleteNatGateway" | "DescribeAddresses" | "AllocateAddress"
-        | "ReleaseAddress" | "DescribeRouteTables" | "CreateRoute" | "ReplaceRoute" | "DeleteRoute" => "ec2",
+        "DescribeNatGateways"
+        | "CreateNatGateway"
+        | "DeleteNatGateway"
+        | "DescribeAddresses"
+        | "AllocateAddress"
+        | "ReleaseAddress"
+        | "DescribeRouteTables"
+        | "CreateRoute"
+        | "ReplaceRoute"
+        | "DeleteRoute" => "ec2",
         "GetWebACLForResource" | "AssociateWebACL" | "DisassociateWebACL" => "wafv2",
         "ListResourceRecordSets" | "ChangeResourceRecordSets" | "GetChange" => "route53",
-        "DescribeServices" | "CreateService" | "UpdateService" | "DescribeClusters" | "TagResource" | "UntagResource" => "ecs",
-        "DescribeScalableTargets" | "RegisterScalableTarget" | "DescribeScalingPolicies" | "PutScalingPolicy" => "autoscaling",
+        "DescribeServices" | "CreateService" | "UpdateService" | "DescribeClusters"
+        | "TagResource" | "UntagResource" => "ecs",
+        "DescribeScalableTargets"
+        | "RegisterScalableTarget"
+        | "DescribeScalingPolicies"
+        | "PutScalingPolicy" => "autoscaling",
         "GetObject" | "PutObject" => "s3",
         _ => "elbv2",
     }
@@ -225,13 +241,27 @@ pub fn fault_error(op: &'static str, kind: FaultKind) -> AwsError {
             format!("invalid value for a parameter of {op} (injected)"),
         ),
     };
-    let kind = if kind.is_transient() { ErrorKind::Transient } else { classify(code) };
-    AwsError { operation: op, code: code.map(str::to_string), message, kind }
+    let kind = if kind.is_transient() {
+        ErrorKind::Transient
+    } else {
+        classify(code)
+    };
+    AwsError {
+        operation: op,
+        code: code.map(str::to_string),
+        message,
+        kind,
+    }
 }
 
 /// An AWS error with its code, classified as the real adapters classify it.
 pub fn aws_error(op: &'static str, code: &str, message: impl Into<String>) -> AwsError {
-    AwsError { operation: op, code: Some(code.to_string()), message: message.into(), kind: classify(Some(code)) }
+    AwsError {
+        operation: op,
+        code: Some(code.to_string()),
+        message: message.into(),
+        kind: classify(Some(code)),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -334,6 +364,8 @@ pub struct World {
     pub addresses: BTreeMap<String, SimAddress>,
     /// Route table id to its `0.0.0.0/0` route.
     pub route_tables: BTreeMap<String, Option<SimRoute>>,
+    /// Route table id to the subnets explicitly associated with it.
+    pub route_table_subnets: BTreeMap<String, Vec<String>>,
     pub load_balancers: BTreeMap<String, SimLoadBalancer>,
     pub listeners: BTreeMap<String, SimListener>,
     /// Target groups Terraform created (ARNs).
@@ -366,6 +398,7 @@ impl World {
             nats: BTreeMap::new(),
             addresses: BTreeMap::new(),
             route_tables: BTreeMap::new(),
+            route_table_subnets: BTreeMap::new(),
             load_balancers: BTreeMap::new(),
             listeners: BTreeMap::new(),
             target_groups: BTreeSet::new(),
@@ -417,12 +450,16 @@ impl World {
         let mut since = self.started;
         for rt in &self.private_route_tables {
             let route = self.route_tables.get(rt)?.as_ref()?;
-            let SimTarget::Nat(id) = &route.target else { return None };
+            let SimTarget::Nat(id) = &route.target else {
+                return None;
+            };
             let nat = self.nats.get(id)?;
             if self.nat_state(nat, now) != runtime_scheduler::model::NatState::Available {
                 return None;
             }
-            since = since.max(route.set_at).max(nat.created_at + self.cfg.nat_pending);
+            since = since
+                .max(route.set_at)
+                .max(nat.created_at + self.cfg.nat_pending);
         }
         Some(since)
     }
@@ -432,7 +469,9 @@ impl World {
             return 0;
         }
         if s.desired > s.running_before {
-            let ready = self.egress_since(now).map(|e| e.max(s.changed_at) + self.cfg.task_start);
+            let ready = self
+                .egress_since(now)
+                .map(|e| e.max(s.changed_at) + self.cfg.task_start);
             if ready.is_some_and(|r| now >= r) {
                 s.desired
             } else {
@@ -446,7 +485,11 @@ impl World {
     }
 
     pub fn set_desired(&mut self, key: &(String, String), desired: u32, now: Instant) {
-        let running = self.services.get(key).map(|s| self.running_count(s, now)).unwrap_or(0);
+        let running = self
+            .services
+            .get(key)
+            .map(|s| self.running_count(s, now))
+            .unwrap_or(0);
         if let Some(s) = self.services.get_mut(key) {
             if s.desired != desired {
                 s.running_before = running;
@@ -461,7 +504,11 @@ impl World {
         self.listeners
             .values()
             .filter(|l| self.load_balancers.contains_key(&l.load_balancer_arn))
-            .flat_map(|l| l.default_target_group.iter().chain(l.rules.values().flatten()))
+            .flat_map(|l| {
+                l.default_target_group
+                    .iter()
+                    .chain(l.rules.values().flatten())
+            })
             .cloned()
             .collect()
     }
@@ -519,7 +566,12 @@ pub struct SimClient {
 impl Sim {
     /// A new, empty account. Call inside a tokio runtime with a paused clock.
     pub fn new(cfg: SimConfig) -> Sim {
-        Sim { shared: Arc::new(Shared { world: Mutex::new(World::new(cfg)), crash: Notify::new() }) }
+        Sim {
+            shared: Arc::new(Shared {
+                world: Mutex::new(World::new(cfg)),
+                crash: Notify::new(),
+            }),
+        }
     }
 
     /// Locks the world (tests read and arrange it directly; these accesses are not logged).
@@ -529,25 +581,52 @@ impl Sim {
 
     /// The five adapters over this simulator, tagging every request with `tag`.
     pub fn clients(&self, tag: &str) -> Clients {
-        let c = Arc::new(SimClient { sim: self.clone(), tag: Arc::from(tag) });
-        Clients { network: c.clone(), load_balancing: c.clone(), dns: c.clone(), containers: c.clone(), store: c }
+        let c = Arc::new(SimClient {
+            sim: self.clone(),
+            tag: Arc::from(tag),
+        });
+        Clients {
+            network: c.clone(),
+            load_balancing: c.clone(),
+            dns: c.clone(),
+            containers: c.clone(),
+            store: c,
+        }
     }
 
     // --- faults -----------------------------------------------------------------------------
 
     /// The next `times` requests of `operation` (`"*"`: any) fail with `kind`.
     pub fn fail(&self, operation: &str, kind: FaultKind, times: u32) {
-        self.world().faults.push(Fault { operation: operation.into(), kind, remaining: Some(times), probability: 1.0, matching: None });
+        self.world().faults.push(Fault {
+            operation: operation.into(),
+            kind,
+            remaining: Some(times),
+            probability: 1.0,
+            matching: None,
+        });
     }
 
     /// Every request of `operation` fails with `kind` until [`Sim::clear_faults`].
     pub fn fail_always(&self, operation: &str, kind: FaultKind) {
-        self.world().faults.push(Fault { operation: operation.into(), kind, remaining: None, probability: 1.0, matching: None });
+        self.world().faults.push(Fault {
+            operation: operation.into(),
+            kind,
+            remaining: None,
+            probability: 1.0,
+            matching: None,
+        });
     }
 
     /// Each request of `operation` fails with probability `p` (seeded).
     pub fn fail_randomly(&self, operation: &str, kind: FaultKind, p: f64) {
-        self.world().faults.push(Fault { operation: operation.into(), kind, remaining: None, probability: p, matching: None });
+        self.world().faults.push(Fault {
+            operation: operation.into(),
+            kind,
+            remaining: None,
+            probability: p,
+            matching: None,
+        });
     }
 
     pub fn clear_faults(&self) {
@@ -591,12 +670,22 @@ impl Sim {
 
     /// Requests that changed the world, optionally only those of one client.
     pub fn mutations(&self, client: Option<&str>) -> Vec<Call> {
-        self.world().log.iter().filter(|c| c.applied && client.is_none_or(|t| c.client == t)).cloned().collect()
+        self.world()
+            .log
+            .iter()
+            .filter(|c| c.applied && client.is_none_or(|t| c.client == t))
+            .cloned()
+            .collect()
     }
 
     /// Mutating requests that reached AWS (applied or not), optionally of one client.
     pub fn mutating_requests(&self, client: Option<&str>) -> Vec<Call> {
-        self.world().log.iter().filter(|c| c.mutating && client.is_none_or(|t| c.client == t)).cloned().collect()
+        self.world()
+            .log
+            .iter()
+            .filter(|c| c.mutating && client.is_none_or(|t| c.client == t))
+            .cloned()
+            .collect()
     }
 
     pub fn log_len(&self) -> usize {
@@ -661,7 +750,10 @@ impl SimClient {
                     mutating,
                     args: args.clone(),
                     attempt,
-                    error: result.as_ref().err().map(|e| e.code.clone().unwrap_or_else(|| "timeout".into())),
+                    error: result
+                        .as_ref()
+                        .err()
+                        .map(|e| e.code.clone().unwrap_or_else(|| "timeout".into())),
                     applied,
                     injected: fault.is_some(),
                 });
@@ -687,7 +779,11 @@ impl SimClient {
                 Err(e) if e.is_transient() && attempt < self.sim.world().cfg.sdk_max_attempts => {
                     let backoff = {
                         let mut w = self.sim.world();
-                        let cap = w.cfg.sdk_initial_backoff.saturating_mul(1 << (attempt - 1)).min(Duration::from_secs(20));
+                        let cap = w
+                            .cfg
+                            .sdk_initial_backoff
+                            .saturating_mul(1 << (attempt - 1))
+                            .min(Duration::from_secs(20));
                         cap.mul_f64(w.rng.random::<f64>())
                     };
                     tokio::time::sleep(backoff).await;
@@ -707,5 +803,8 @@ impl SimClient {
 
 /// Tags as `k=v,k=v` for argument summaries.
 pub fn tags_summary(tags: &Tags) -> String {
-    tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
+    tags.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",")
 }

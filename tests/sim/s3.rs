@@ -23,7 +23,13 @@ impl ObjectStore for SimClient {
     async fn get(&self, key: &str) -> Result<Option<(Vec<u8>, ETag)>> {
         let r = self
             .call("GetObject", false, format!("key={key}"), |w, _| {
-                w.objects.get(key).cloned().ok_or_else(|| aws_error("GetObject", "NoSuchKey", "The specified key does not exist."))
+                w.objects.get(key).cloned().ok_or_else(|| {
+                    aws_error(
+                        "GetObject",
+                        "NoSuchKey",
+                        "The specified key does not exist.",
+                    )
+                })
             })
             .await;
         match r {
@@ -33,7 +39,12 @@ impl ObjectStore for SimClient {
         }
     }
 
-    async fn put(&self, key: &str, body: Vec<u8>, precondition: Option<Precondition>) -> Result<ETag, PutError> {
+    async fn put(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        precondition: Option<Precondition>,
+    ) -> Result<ETag, PutError> {
         let cond = match &precondition {
             None => "unconditional".to_string(),
             Some(Precondition::Absent) => "if-none-match=*".to_string(),
@@ -44,24 +55,39 @@ impl ObjectStore for SimClient {
                 let current = w.objects.get(key).map(|(_, e)| e.clone());
                 match (&precondition, &current) {
                     (Some(Precondition::Absent), Some(_)) => {
-                        return Err(aws_error("PutObject", "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"))
+                        return Err(aws_error(
+                            "PutObject",
+                            "PreconditionFailed",
+                            "At least one of the pre-conditions you specified did not hold",
+                        ))
                     }
                     (Some(Precondition::Matches(_)), None) => {
-                        return Err(aws_error("PutObject", "NoSuchKey", "The specified key does not exist."))
+                        return Err(aws_error(
+                            "PutObject",
+                            "NoSuchKey",
+                            "The specified key does not exist.",
+                        ))
                     }
                     (Some(Precondition::Matches(want)), Some(have)) if want != have => {
-                        return Err(aws_error("PutObject", "PreconditionFailed", "At least one of the pre-conditions you specified did not hold"))
+                        return Err(aws_error(
+                            "PutObject",
+                            "PreconditionFailed",
+                            "At least one of the pre-conditions you specified did not hold",
+                        ))
                     }
                     _ => {}
                 }
                 let etag = etag_of(&body);
-                w.objects.insert(key.to_string(), (body.clone(), etag.clone()));
+                w.objects
+                    .insert(key.to_string(), (body.clone(), etag.clone()));
                 Ok(etag)
             })
             .await;
         match r {
             Ok(etag) => Ok(etag),
-            Err(e) if e.has_code(&["PreconditionFailed", "ConditionalRequestConflict"]) => Err(PutError::PreconditionFailed),
+            Err(e) if e.has_code(&["PreconditionFailed", "ConditionalRequestConflict"]) => {
+                Err(PutError::PreconditionFailed)
+            }
             Err(e) => Err(PutError::Aws(e)),
         }
     }
