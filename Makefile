@@ -35,3 +35,89 @@ build-lambda: venv ## Build the Lambda zip (target/lambda/runtime-scheduler/boot
 
 clean:
 	rm -rf target .tmp
+
+# ---------------------------------------------------------------------------------------------
+# Infrastructure (terraform-base, terraform-runtime). Owned by the Terraform work (issue 3).
+#
+#   ENV=demo                    environment; reads terraform-<root>/env/$(ENV).tfvars if present
+#   TF_STATE_BUCKET=<bucket>    S3 bucket of the Terraform state (make infra-backend-bucket creates it)
+#   AWS_REGION=us-east-1
+# Real AWS, with the usual AWS_PROFILE / credentials. Locally, `make test-terraform` runs the same
+# roots against moto (.ci/lib/terraform-e2e.sh).
+# ---------------------------------------------------------------------------------------------
+ENV ?= demo
+AWS_REGION ?= us-east-1
+TF_STATE_BUCKET ?=
+TF_BASE := terraform-base
+TF_RUNTIME := terraform-runtime
+tf_var_file = $(if $(wildcard $(1)/env/$(ENV).tfvars),-var-file=env/$(ENV).tfvars,)
+tf_backend = -backend-config=bucket=$(TF_STATE_BUCKET) -backend-config=key=$(ENV)/$(1).tfstate -backend-config=region=$(AWS_REGION)
+# Synchronous invoke: a stop waits for NAT gateways to be deleted (minutes).
+define scheduler_invoke
+	@if ! command -v aws >/dev/null; then \
+	  echo "No aws CLI: invoke the function yourself, e.g. from the Lambda console, with"; \
+	  echo '  {"action":"$(1)","dry_run":false,"reason":"make infra","trigger":"manual"}'; \
+	  exit 0; fi; \
+	fn="$$(terraform -chdir=$(TF_RUNTIME) output -raw scheduler_function_name)"; \
+	fmt=""; aws --version 2>&1 | grep -q '^aws-cli/2' && fmt="--cli-binary-format raw-in-base64-out"; \
+	echo "invoking $$fn: $(1)"; \
+	aws lambda invoke --region $(AWS_REGION) --function-name "$$fn" $$fmt --cli-read-timeout 900 \
+	  --payload '{"action":"$(1)","dry_run":false,"reason":"make infra-runtime","trigger":"manual"}' \
+	  .tmp/scheduler-$(1).json >/dev/null; \
+	cat .tmp/scheduler-$(1).json; echo
+endef
+
+.PHONY: infra-check-env infra-backend-bucket infra-base-up infra-runtime-up infra-runtime-down infra-runtime-destroy infra-base-destroy infra-plan test-terraform-checks test-terraform-e2e
+
+infra-check-env:
+	@test -n "$(TF_STATE_BUCKET)" || { echo "Set TF_STATE_BUCKET (the Terraform state bucket; make infra-backend-bucket creates one)"; exit 1; }
+	@mkdir -p .tmp
+
+infra-backend-bucket: infra-check-env ## Create the Terraform state bucket once (versioned, encrypted, private)
+	aws s3api create-bucket --region $(AWS_REGION) --bucket $(TF_STATE_BUCKET) \
+	  $(if $(filter us-east-1,$(AWS_REGION)),,--create-bucket-configuration LocationConstraint=$(AWS_REGION))
+	aws s3api put-bucket-versioning --bucket $(TF_STATE_BUCKET) --versioning-configuration Status=Enabled
+	aws s3api put-bucket-encryption --bucket $(TF_STATE_BUCKET) \
+	  --server-side-encryption-configuration '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"},"BucketKeyEnabled":true}]}'
+	aws s3api put-public-access-block --bucket $(TF_STATE_BUCKET) \
+	  --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true
+
+infra-base-up: infra-check-env ## Apply terraform-base (VPC, certificate, ECR, state bucket, ...)
+	terraform -chdir=$(TF_BASE) init -input=false $(call tf_backend,terraform-base)
+	terraform -chdir=$(TF_BASE) apply -var region=$(AWS_REGION) -var environment=$(ENV) $(call tf_var_file,$(TF_BASE))
+
+infra-runtime-up: infra-check-env ## Apply terraform-runtime, then invoke start
+	test -f target/lambda/runtime-scheduler/bootstrap.zip || $(MAKE) build-lambda
+	terraform -chdir=$(TF_RUNTIME) init -input=false $(call tf_backend,terraform-runtime)
+	terraform -chdir=$(TF_RUNTIME) apply -var region=$(AWS_REGION) -var environment=$(ENV) \
+	  -var base_state_bucket=$(TF_STATE_BUCKET) $(call tf_var_file,$(TF_RUNTIME))
+	$(call scheduler_invoke,start)
+
+infra-runtime-down: infra-check-env ## Invoke stop (the tier sleeps; Terraform's resources stay)
+	terraform -chdir=$(TF_RUNTIME) init -input=false $(call tf_backend,terraform-runtime) >/dev/null
+	$(call scheduler_invoke,stop)
+
+infra-runtime-destroy: infra-runtime-down venv ## Invoke stop, delete the scheduler's ECS services, destroy terraform-runtime
+	AWS_REGION=$(AWS_REGION) $(VENV)/bin/python .ci/lib/tier_check.py cleanup \
+	  --bucket "$$(terraform -chdir=$(TF_RUNTIME) output -raw state_bucket_name)" --env $(ENV)
+	terraform -chdir=$(TF_RUNTIME) destroy -var region=$(AWS_REGION) -var environment=$(ENV) \
+	  -var base_state_bucket=$(TF_STATE_BUCKET) $(call tf_var_file,$(TF_RUNTIME))
+
+infra-base-destroy: infra-check-env ## Destroy terraform-base (after infra-runtime-destroy)
+	terraform -chdir=$(TF_BASE) init -input=false $(call tf_backend,terraform-base) >/dev/null
+	terraform -chdir=$(TF_BASE) destroy -var region=$(AWS_REGION) -var environment=$(ENV) $(call tf_var_file,$(TF_BASE))
+
+infra-plan: infra-check-env ## Plan both roots
+	terraform -chdir=$(TF_BASE) init -input=false $(call tf_backend,terraform-base) >/dev/null
+	terraform -chdir=$(TF_BASE) plan -input=false -var region=$(AWS_REGION) -var environment=$(ENV) $(call tf_var_file,$(TF_BASE))
+	terraform -chdir=$(TF_RUNTIME) init -input=false $(call tf_backend,terraform-runtime) >/dev/null
+	terraform -chdir=$(TF_RUNTIME) plan -input=false -var region=$(AWS_REGION) -var environment=$(ENV) \
+	  -var base_state_bucket=$(TF_STATE_BUCKET) $(call tf_var_file,$(TF_RUNTIME))
+
+test-terraform: test-terraform-checks test-terraform-e2e ## fmt, validate, terraform test, checkov; then apply/cycle/destroy on moto
+
+test-terraform-checks: venv ## fmt, offline init + validate, terraform test, checkov (both roots)
+	.ci/lib/terraform-checks.sh
+
+test-terraform-e2e: venv ## Both roots applied to moto, the scheduler cycles the tier, destroy leaves nothing
+	.ci/lib/terraform-e2e.sh

@@ -83,7 +83,6 @@ tf_local_write_override() {
     echo '  access_key                  = "test"'
     echo '  secret_key                  = "test"'
     echo '  skip_credentials_validation = true'
-    echo '  skip_requesting_account_id  = true'
     echo '  skip_metadata_api_check     = true'
     echo '  skip_region_validation      = true'
     echo '  s3_use_path_style           = true'

@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Applies terraform-base and terraform-runtime from a clean state against a private moto server,
+# cycles the tier with the scheduler binary (start, stop, start, stop), checks every step by
+# describing resources, compares the role's actions with the code's, then destroys both roots
+# and checks that nothing of the project is left.
+#
+#   SCHEDULER_BIN=target/debug/runtime-scheduler   the binary (`invoke -`, `permissions`)
+#   E2E_SIMULATE_SCHEDULER=1   no binary yet: a boto3 stand-in plays the scheduler (tests the checks)
+#   E2E_KEEP=1                 keep moto running and the work directory after the run
+#
+# Works on copies of the roots under .tmp/e2e/, so the working tree is never touched and
+# terraform-checks.sh can run at the same time.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$REPO"
+# shellcheck source=terraform-local.sh
+. .ci/lib/terraform-local.sh
+
+PY="$REPO/.venv/bin/python"
+MOTO="$REPO/.venv/bin/moto_server"
+SCHEDULER_BIN="${SCHEDULER_BIN:-target/debug/runtime-scheduler}"
+[[ "$SCHEDULER_BIN" = /* ]] || SCHEDULER_BIN="$REPO/$SCHEDULER_BIN"
+SIMULATE="${E2E_SIMULATE_SCHEDULER:-0}"
+PROJECT=acme-shop
+ENVIRONMENT=demo
+ZONE=example.com
+BACKEND_BUCKET=tf-state-local
+
+log() { printf '\n== %s\n' "$*"; }
+die() { printf 'terraform-e2e: %s\n' "$*" >&2; exit 1; }
+
+[[ -x "$PY" && -x "$MOTO" ]] || die "no .venv with moto and boto3: run 'make venv' first"
+if [[ "$SIMULATE" != 1 && ! -x "$SCHEDULER_BIN" ]]; then
+  die "no scheduler binary at $SCHEDULER_BIN: build it (cargo build), set SCHEDULER_BIN, or set E2E_SIMULATE_SCHEDULER=1 to exercise the checks with a boto3 stand-in"
+fi
+tf_local_cli_config >/dev/null
+
+# --- moto on a free loopback port ---------------------------------------------------------
+PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+ENDPOINT="http://127.0.0.1:$PORT"
+WORK="$REPO/.tmp/e2e/run-$PORT"
+mkdir -p "$WORK"
+TIMINGS="$WORK/timings.txt"
+: >"$TIMINGS"
+
+MOTO_PID=""
+cleanup() {
+  local rc=$?
+  if [[ "${E2E_KEEP:-0}" == 1 ]]; then
+    echo "E2E_KEEP=1: moto (pid $MOTO_PID) still serves $ENDPOINT; work directory $WORK" >&2
+  else
+    [[ -n "$MOTO_PID" ]] && kill "$MOTO_PID" 2>/dev/null && wait "$MOTO_PID" 2>/dev/null
+    [[ $rc == 0 ]] && rm -rf "$WORK"
+  fi
+  [[ $rc == 0 ]] || echo "terraform-e2e: FAILED (exit $rc); logs in $WORK" >&2
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT
+
+log "moto on $ENDPOINT"
+# ACM issues DNS-validated certificates at once instead of after 60 s.
+MOTO_ACM_VALIDATION_WAIT=0 "$MOTO" -H 127.0.0.1 -p "$PORT" >"$WORK/moto.log" 2>&1 &
+MOTO_PID=$!
+for _ in $(seq 1 100); do
+  curl -sf -o /dev/null "$ENDPOINT/moto-api/" && break
+  kill -0 "$MOTO_PID" 2>/dev/null || die "moto did not start (see $WORK/moto.log)"
+  sleep 0.1
+done
+curl -sf -X POST "$ENDPOINT/moto-api/reset" >/dev/null
+
+export AWS_ENDPOINT_URL="$ENDPOINT" AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN
+
+timed() { # timed LABEL command...
+  local label="$1" start ms
+  shift
+  start=$(date +%s%N)
+  "$@"
+  ms=$((($(date +%s%N) - start) / 1000000))
+  printf '%-28s %4d.%01d s\n' "$label" $((ms / 1000)) $((ms % 1000 / 100)) | tee -a "$TIMINGS"  >&2
+}
+
+# --- the local world: backend bucket, hosted zone, copies of the roots --------------------
+log "backend bucket and hosted zone"
+"$PY" - "$BACKEND_BUCKET" <<'EOF'
+import sys, boto3
+s3 = boto3.client("s3")
+s3.create_bucket(Bucket=sys.argv[1])
+s3.put_bucket_versioning(Bucket=sys.argv[1], VersioningConfiguration={"Status": "Enabled"})
+EOF
+ZONE_ID="$("$PY" .ci/lib/tier_check.py zone --name "$ZONE")"
+echo "zone $ZONE = $ZONE_ID"
+
+LAMBDA_ZIP="$REPO/target/lambda/runtime-scheduler/bootstrap.zip"
+if [[ ! -f "$LAMBDA_ZIP" ]]; then
+  # moto stores the code and never runs it here; a placeholder keeps the function in the apply.
+  LAMBDA_ZIP="$WORK/placeholder-bootstrap.zip"
+  "$PY" - "$LAMBDA_ZIP" <<'EOF'
+import sys, zipfile
+info = zipfile.ZipInfo("bootstrap")
+info.external_attr = 0o755 << 16
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr(info, "#!/bin/sh\necho 'placeholder: run make build-lambda' >&2\nexit 1\n")
+EOF
+fi
+
+for root in terraform-base terraform-runtime; do
+  mkdir -p "$WORK/$root"
+  (cd "$root" && tar --exclude=.terraform --exclude='*_override.tf' --exclude='*.tfstate*' -cf - .) | (cd "$WORK/$root" && tar -xf -)
+done
+tf_local_write_override "$WORK/terraform-base" "$ENDPOINT"
+tf_local_write_override "$WORK/terraform-runtime" "$ENDPOINT" runtime
+tf_local_write_backend "$WORK/base.tfbackend" "$ENDPOINT" "$BACKEND_BUCKET" "$ENVIRONMENT/terraform-base.tfstate"
+tf_local_write_backend "$WORK/runtime.tfbackend" "$ENDPOINT" "$BACKEND_BUCKET" "$ENVIRONMENT/terraform-runtime.tfstate"
+
+# Local settings: everything moto serves stays on; see each root's README for what is gated.
+cat >"$WORK/base.tfvars" <<EOF
+project                       = "$PROJECT"
+environment                   = "$ENVIRONMENT"
+product_domain                = "web"
+route53_zone_name             = "$ZONE"
+create_route53_zone           = false
+app_hostname                  = "$ENVIRONMENT.$ZONE"
+enable_tls_only_bucket_policy = false
+force_destroy_state_bucket    = true
+github_repository             = "acme/shop"
+kms_deletion_window_days      = 7
+EOF
+cat >"$WORK/runtime.tfvars" <<EOF
+project            = "$PROJECT"
+environment        = "$ENVIRONMENT"
+product_domain     = "web"
+base_state_bucket  = "$BACKEND_BUCKET"
+lambda_zip_path    = "$LAMBDA_ZIP"
+enable_waf         = true
+alert_emails       = ["ops@example.com"]
+scheduler_timeouts = { services_stable_seconds = 2 }
+create_budget      = false # moto lacks budgets:DescribeSubscribersForNotification
+EOF
+
+tf() { # tf ROOT args...
+  local root="$1"
+  shift
+  terraform -chdir="$WORK/$root" "$@"
+}
+
+# --- apply ---------------------------------------------------------------------------------
+log "terraform-base: init and apply"
+tf terraform-base init -input=false -no-color -backend-config="$WORK/base.tfbackend" >"$WORK/base-init.log"
+timed "apply terraform-base" tf terraform-base apply -input=false -no-color -auto-approve -var-file="$WORK/base.tfvars" >"$WORK/base-apply.log"
+log "terraform-runtime: init and apply"
+tf terraform-runtime init -input=false -no-color -backend-config="$WORK/runtime.tfbackend" >"$WORK/runtime-init.log"
+timed "apply terraform-runtime" tf terraform-runtime apply -input=false -no-color -auto-approve -var-file="$WORK/runtime.tfvars" >"$WORK/runtime-apply.log"
+
+no_changes() { # no_changes ROOT TFVARS LABEL: a plan right now must change nothing
+  local root="$1" vars="$2" label="$3"
+  tf "$root" plan -input=false -no-color -var-file="$vars" -out="$WORK/$label.tfplan" >"$WORK/$label.log"
+  tf "$root" show -json "$WORK/$label.tfplan" >"$WORK/$label.json"
+  "$PY" .ci/lib/tier_check.py plan-noop "$WORK/$label.json" || die "$root: plan is not empty (see $WORK/$label.log)"
+}
+
+log "a second plan of each root changes nothing"
+timed "plan terraform-base" no_changes terraform-base "$WORK/base.tfvars" base-plan
+no_changes terraform-runtime "$WORK/runtime.tfvars" runtime-plan
+
+BUCKET="$(tf terraform-base output -raw state_bucket_name)"
+CLUSTER="$(tf terraform-runtime output -raw cluster_name)"
+check() { "$PY" .ci/lib/tier_check.py "$@" --bucket "$BUCKET" --env "$ENVIRONMENT"; }
+
+log "the rendered spec"
+check spec
+
+log "override tags on the cluster are not drift"
+"$PY" - "$CLUSTER" <<'EOF'
+import sys, boto3
+ecs = boto3.client("ecs")
+arn = ecs.describe_clusters(clusters=[sys.argv[1]])["clusters"][0]["clusterArn"]
+ecs.tag_resource(resourceArn=arn, tags=[{"key": "runtime-scheduler:override", "value": "keep-running"},
+                                        {"key": "runtime-scheduler:override-until", "value": "2030-01-01T00:00:00Z"}])
+EOF
+no_changes terraform-runtime "$WORK/runtime.tfvars" runtime-plan-override
+"$PY" - "$CLUSTER" <<'EOF'
+import sys, boto3
+ecs = boto3.client("ecs")
+arn = ecs.describe_clusters(clusters=[sys.argv[1]])["clusters"][0]["clusterArn"]
+ecs.untag_resource(resourceArn=arn, tagKeys=["runtime-scheduler:override", "runtime-scheduler:override-until"])
+EOF
+
+# --- least privilege -----------------------------------------------------------------------
+log "least privilege: granted actions vs the code's"
+tf terraform-runtime output -json scheduler_iam_actions >"$WORK/granted.json"
+if [[ "$SIMULATE" == 1 ]]; then
+  echo "(simulated scheduler: comparing the role with itself; the real comparison needs the binary)"
+  cp "$WORK/granted.json" "$WORK/code.json"
+else
+  "$SCHEDULER_BIN" permissions >"$WORK/code.json"
+fi
+"$PY" .ci/lib/tier_check.py compare-actions "$WORK/granted.json" "$WORK/code.json"
+
+# --- the cycle -----------------------------------------------------------------------------
+invoke() { # invoke ACTION: run the scheduler (or its stand-in) and print the response
+  local action="$1" payload
+  payload="$(printf '{"action":"%s","dry_run":false,"reason":"terraform-e2e","trigger":"manual"}' "$action")"
+  if [[ "$SIMULATE" == 1 ]]; then
+    check simulate "$action"
+  else
+    printf '%s' "$payload" |
+      STATE_BUCKET="$BUCKET" ENVIRONMENT="$ENVIRONMENT" SPEC_KEY="$ENVIRONMENT/spec.json" RUST_LOG="${RUST_LOG:-warn}" \
+        "$SCHEDULER_BIN" invoke - >"$WORK/invoke-$action-$SECONDS.json" || {
+        cat "$WORK/invoke-$action-$SECONDS.json" >&2
+        die "scheduler $action failed"
+      }
+    "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({k: r.get(k) for k in ("action","outcome","phase")}))' \
+      "$WORK/invoke-$action-$SECONDS.json"
+  fi
+}
+
+n=0
+for action in start stop start stop; do
+  n=$((n + 1))
+  log "cycle $n: $action"
+  timed "scheduler $action" invoke "$action"
+  if [[ "$action" == start ]]; then check running; else check stopped; fi
+done
+
+# --- destroy -------------------------------------------------------------------------------
+log "destroy"
+# A stop keeps the ECS services (at 0) and kept Elastic IPs, by design; remove them so the
+# cluster and the VPC can go.
+check cleanup
+timed "destroy terraform-runtime" tf terraform-runtime destroy -input=false -no-color -auto-approve -var-file="$WORK/runtime.tfvars" >"$WORK/runtime-destroy.log"
+timed "destroy terraform-base" tf terraform-base destroy -input=false -no-color -auto-approve -var-file="$WORK/base.tfvars" >"$WORK/base-destroy.log"
+"$PY" .ci/lib/tier_check.py leftovers --project "$PROJECT" --ignore-bucket "$BACKEND_BUCKET"
+
+log "timings"
+cat "$TIMINGS"
+echo "terraform-e2e: passed"

@@ -1,0 +1,12 @@
+# The demo environment (the services variable's defaults are the demo application:
+# backend 512/1024 on 8000 behind /api/*, frontend 256/512 on 3000).
+project        = "acme-shop"
+environment    = "demo"
+product_domain = "web"
+
+schedule_timezone = "America/New_York"
+schedule_start    = "08:00"
+schedule_stop     = "20:00"
+schedule_days     = ["MON", "TUE", "WED", "THU", "FRI"]
+
+# alert_emails = ["ops@example.com"]
