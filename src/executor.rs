@@ -185,7 +185,10 @@ pub struct Executor<'a> {
 
 enum StepResult {
     Done(Option<String>),
+    /// A bounded wait ran out; the tier works, only slower than hoped.
     TimedOut(String),
+    /// The Lambda deadline came near before the step could finish; the next run continues.
+    Interrupted(String),
 }
 
 type StepFuture<'f> =
@@ -251,6 +254,13 @@ impl<'a> Executor<'a> {
                     warnings.push(message);
                     done.insert(id);
                 }
+                Ok(StepResult::Interrupted(message)) => {
+                    record.status = "interrupted".into();
+                    record.detail = Some(message);
+                    if end == RunEnd::Completed {
+                        end = RunEnd::DeadlineReached;
+                    }
+                }
                 Err(e) => {
                     record.status = "failed".into();
                     record.detail = Some(e.to_string());
@@ -300,6 +310,15 @@ impl<'a> Executor<'a> {
             match self.execute(&step.kind, ledger).await {
                 Err(e)
                     if (e.is_transient() || retry_anyway(&step.kind, &e))
+                        && self.deadline_near() =>
+                {
+                    // No time left for another attempt: leave it to the next invocation.
+                    return Ok(StepResult::Interrupted(format!(
+                        "the deadline is near; not retried: {e}"
+                    )));
+                }
+                Err(e)
+                    if (e.is_transient() || retry_anyway(&step.kind, &e))
                         && attempt < self.options.max_attempts =>
                 {
                     let backoff = self
@@ -307,7 +326,11 @@ impl<'a> Executor<'a> {
                         .base_backoff
                         .saturating_mul(1 << (attempt - 1))
                         .min(Duration::from_secs(20));
-                    let jitter = backoff.mul_f64(rand::random::<f64>() * 0.5);
+                    let jitter = backoff.mul_f64(jitter_fraction(
+                        &self.options.invocation_id,
+                        step.id,
+                        attempt,
+                    ));
                     tracing::warn!(step = %step.target, attempt, error = %e, "transient error; retrying");
                     tokio::time::sleep(backoff + jitter).await;
                     attempt += 1;
@@ -405,18 +428,25 @@ impl<'a> Executor<'a> {
             WaitNatDeleted { nat_gateway_id, .. } => {
                 let bound = Duration::from_secs(self.spec.timeouts.nat_deleted_seconds);
                 let id = nat_gateway_id.clone();
-                self.wait(bound, format!("NAT gateway {id} to be deleted"), || async {
-                    Ok(c.network
-                        .describe_nat_gateway(&id)
-                        .await?
-                        .is_none_or(|n| n.state == NatState::Deleted))
-                })
-                .await
-                .map(|r| match r {
-                    // The Elastic IP cannot be released before this; failing is the honest answer.
-                    StepResult::TimedOut(m) => StepResult::TimedOut(m),
-                    done => done,
-                })
+                let result = self
+                    .wait(bound, format!("NAT gateway {id} to be deleted"), || async {
+                        Ok(c.network
+                            .describe_nat_gateway(&id)
+                            .await?
+                            .is_none_or(|n| n.state == NatState::Deleted))
+                    })
+                    .await?;
+                // The Elastic IP cannot be released before the gateway is gone: running out of
+                // time here is a (retried) failure of the step, never a warning.
+                match result {
+                    StepResult::TimedOut(m) => Err(AwsError {
+                        operation: "DescribeNatGateways",
+                        code: None,
+                        message: m,
+                        kind: ErrorKind::Transient,
+                    }),
+                    ok => Ok(ok),
+                }
             }
             ReleaseAddress { nat, allocation_id } => {
                 c.network.release_address(allocation_id).await?;
@@ -432,6 +462,29 @@ impl<'a> Executor<'a> {
             DisassociateAddress { association_id, .. } => {
                 c.network.disassociate_address(association_id).await?;
                 done(Some(association_id.clone()))
+            }
+            SweepAddresses { nat } => {
+                let in_use = ledger
+                    .lock()
+                    .expect("ledger lock")
+                    .resources
+                    .nat_gateways
+                    .get(nat)
+                    .and_then(|r| r.allocation_id.clone());
+                let surplus: Vec<String> = c
+                    .network
+                    .describe_addresses()
+                    .await?
+                    .into_iter()
+                    .filter(|a| is_owned(&a.tags, &self.spec.environment))
+                    .filter(|a| a.tags.get(TAG_NAT) == Some(nat) && a.association_id.is_none())
+                    .filter(|a| Some(&a.allocation_id) != in_use.as_ref())
+                    .map(|a| a.allocation_id)
+                    .collect();
+                for allocation_id in &surplus {
+                    c.network.release_address(allocation_id).await?;
+                }
+                done((!surplus.is_empty()).then(|| format!("released {}", surplus.join(", "))))
             }
             AllocateAddress { nat } => {
                 let mode = self
@@ -831,10 +884,13 @@ impl<'a> Executor<'a> {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<bool, AwsError>>,
     {
-        let mut until = Instant::now() + bound;
-        if let Some(d) = self.options.deadline {
-            until = until.min(d.checked_sub(self.options.deadline_margin).unwrap_or(d));
-        }
+        let started = Instant::now();
+        let bound_end = started + bound;
+        let deadline_end = self
+            .options
+            .deadline
+            .map(|d| d.checked_sub(self.options.deadline_margin).unwrap_or(d));
+        let until = deadline_end.map_or(bound_end, |d| d.min(bound_end));
         loop {
             match check().await {
                 Ok(true) => return Ok(StepResult::Done(None)),
@@ -845,10 +901,15 @@ impl<'a> Executor<'a> {
                 Err(e) => return Err(e),
             }
             if Instant::now() + self.options.poll_interval > until {
-                return Ok(StepResult::TimedOut(format!(
+                let message = format!(
                     "gave up waiting after {} s for {what}",
-                    bound.as_secs()
-                )));
+                    started.elapsed().as_secs()
+                );
+                return Ok(if deadline_end.is_some_and(|d| d < bound_end) {
+                    StepResult::Interrupted(format!("{message}: the deadline is near"))
+                } else {
+                    StepResult::TimedOut(message)
+                });
             }
             tokio::time::sleep(self.options.poll_interval).await;
         }
@@ -924,6 +985,15 @@ impl<'a> Executor<'a> {
 fn retry_anyway(kind: &StepKind, e: &AwsError) -> bool {
     matches!(kind, StepKind::ReleaseAddress { .. })
         && e.has_code(&["InvalidIPAddress.InUse", "AuthFailure"])
+}
+
+/// Jitter in [0, 0.5) of the backoff: different for concurrent invocations (their ids differ),
+/// yet reproducible for one invocation, so simulated runs give the same numbers every time.
+fn jitter_fraction(invocation_id: &str, step: usize, attempt: u32) -> f64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (invocation_id, step, attempt).hash(&mut h);
+    (h.finish() % 1000) as f64 / 2000.0
 }
 
 fn internal(operation: &'static str, message: &str) -> AwsError {

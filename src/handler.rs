@@ -344,13 +344,19 @@ impl Handler {
         };
         if plan.is_empty() {
             response.outcome = Outcome::NoOp;
+            // What state should say now: the observed ids (a crashed run may have left stale
+            // ones), the hold, the phase.
+            let mut settled = state.clone();
+            settled.hold = new_hold;
+            settled.resources = ledger.resources.clone();
+            prune(&mut settled.resources);
             self.record_no_op(
                 &request,
                 &invocation,
                 state,
+                settled,
                 versioned.etag,
                 target,
-                new_hold,
                 &mut response,
                 started.elapsed(),
             )
@@ -365,10 +371,8 @@ impl Handler {
             || invocation.now + chrono::Duration::from_std(self.config.lease).expect("lease fits"),
             |d| {
                 invocation.now
-                    + chrono::Duration::from_std(
-                        d.saturating_duration_since(tokio::time::Instant::now()),
-                    )
-                    .expect("deadline fits")
+                    + chrono::Duration::from_std(d.saturating_duration_since(started))
+                        .expect("deadline fits")
             },
         );
         leased.lease = Some(Lease {
@@ -603,24 +607,31 @@ impl Handler {
         Ok(Spec::from_json(&body, &self.config.environment)?)
     }
 
-    /// A no-op still leaves a history record; state is written only if its phase was wrong
-    /// (e.g. the first stop of a tier that was never started by the scheduler).
+    /// A no-op still leaves a history record; state is written only if it was wrong: the phase
+    /// (e.g. the first stop of a tier the scheduler never started), the hold, the ids (a crashed
+    /// run's leftovers), or an expired lease.
     #[allow(clippy::too_many_arguments)]
     async fn record_no_op(
         &self,
         request: &Request,
         invocation: &Invocation,
         state: State,
+        settled: State,
         etag: Option<ETag>,
         target: Phase,
-        hold: Option<Hold>,
         response: &mut Response,
         elapsed: std::time::Duration,
     ) -> Result<(), HandlerError> {
         let transition = self.transition(request, invocation, response, elapsed);
-        if state.phase != target || state.hold != hold {
-            let mut state = state;
-            state.hold = hold;
+        let mut pruned = state.resources.clone();
+        prune(&mut pruned);
+        if state.phase != target
+            || state.hold != settled.hold
+            || pruned != settled.resources
+            || state.lease.is_some()
+        {
+            // An expired lease left by a crashed run is cleared here too.
+            let mut state = settled;
             state.finish(transition.clone(), target);
             match self.states.save(&state, &etag).await {
                 Ok(_) => {}

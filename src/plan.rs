@@ -122,6 +122,11 @@ pub enum StepKind {
     AllocateAddress {
         nat: String,
     },
+    /// After a new address was allocated: release any other free address of ours for this NAT
+    /// (an AllocateAddress applied twice because its response was lost and retried).
+    SweepAddresses {
+        nat: String,
+    },
     /// Clear a stale association left by a deleted gateway, so the kept address can be reused.
     DisassociateAddress {
         nat: String,
@@ -231,7 +236,8 @@ impl StepKind {
             | WaitNatAvailable { nat } => format!("nat/{nat}"),
             ReleaseAddress { nat, .. }
             | AllocateAddress { nat }
-            | DisassociateAddress { nat, .. } => {
+            | DisassociateAddress { nat, .. }
+            | SweepAddresses { nat } => {
                 format!("elastic-ip/{nat}")
             }
             WaitServicesStable { .. } => "services".into(),
@@ -368,6 +374,35 @@ impl View<'_> {
         self.observed.addresses.iter().filter(move |a| {
             is_owned(&a.tags, self.env) && a.tags.get(TAG_NAT).map(String::as_str) == Some(name)
         })
+    }
+
+    /// The one address of ours to use for NAT `name` (the one a live gateway holds, else the one
+    /// state remembers, else the lowest id among the free ones) and the surplus: other free
+    /// addresses of ours for that name, e.g. from an AllocateAddress whose response was lost and
+    /// retried. Surplus addresses are released, so the egress IP stays the same one.
+    fn address_keeper<'s>(&'s self, name: &'s str) -> (Option<&'s ElasticIp>, Vec<&'s ElasticIp>) {
+        let mut mine: Vec<&ElasticIp> = self.owned_addresses(name).collect();
+        mine.sort_by(|a, b| a.allocation_id.cmp(&b.allocation_id));
+        let held = mine.iter().copied().find(|a| !self.address_is_free(a));
+        let recorded = self
+            .state
+            .resources
+            .nat_gateways
+            .get(name)
+            .and_then(|r| r.allocation_id.as_deref());
+        let keeper = held
+            .or_else(|| {
+                mine.iter()
+                    .copied()
+                    .find(|a| Some(a.allocation_id.as_str()) == recorded)
+            })
+            .or_else(|| mine.first().copied());
+        let surplus = mine
+            .into_iter()
+            .filter(|a| Some(a.allocation_id.as_str()) != keeper.map(|k| k.allocation_id.as_str()))
+            .filter(|a| self.address_is_free(a))
+            .collect();
+        (keeper, surplus)
     }
 
     /// Free for a new gateway: not associated, or only with a gateway that is no longer live
@@ -750,6 +785,9 @@ fn plan_stop(v: &View, now: chrono::DateTime<chrono::Utc>) -> Plan {
         deleted_nats.insert(name, wait);
     }
     for nat in &v.spec.nat_gateways {
+        if nat.elastic_ip.mode == ElasticIpMode::Keep {
+            release_surplus(v, &mut plan, &nat.name);
+        }
         if nat.elastic_ip.mode != ElasticIpMode::Release || kept_nats.contains(&nat.name) {
             continue;
         }
@@ -799,6 +837,24 @@ fn plan_stop(v: &View, now: chrono::DateTime<chrono::Utc>) -> Plan {
         );
     }
     plan
+}
+
+fn release_surplus(v: &View, plan: &mut Plan, name: &str) {
+    let (keeper, surplus) = v.address_keeper(name);
+    for address in surplus {
+        plan.add(
+            StepKind::ReleaseAddress {
+                nat: name.to_string(),
+                allocation_id: address.allocation_id.clone(),
+            },
+            &[],
+            format!(
+                "surplus address {} for NAT '{name}' (the one in use is {})",
+                address.public_ip,
+                keeper.map_or("none", |k| k.public_ip.as_str())
+            ),
+        );
+    }
 }
 
 fn describe_target(target: &RouteTarget) -> String {
@@ -853,7 +909,7 @@ fn plan_start(v: &View) -> Plan {
                         )],
                     ),
                     (ElasticIpMode::Keep | ElasticIpMode::Release, _) => {
-                        match v.owned_addresses(&nat.name).find(|a| v.address_is_free(a)) {
+                        match v.address_keeper(&nat.name).0.filter(|a| v.address_is_free(a)) {
                             Some(a) => (
                                 Some(a.allocation_id.clone()),
                                 a.association_id
@@ -898,7 +954,20 @@ fn plan_start(v: &View) -> Plan {
                     &[create],
                     "routes need an available gateway",
                 ));
+                let allocating = allocate
+                    .iter()
+                    .any(|id| matches!(plan.steps[*id].kind, StepKind::AllocateAddress { .. }));
+                if allocating {
+                    plan.add(
+                        StepKind::SweepAddresses { nat: nat.name.clone() },
+                        &[create],
+                        "an allocation retried after a lost response may have left a second address",
+                    );
+                }
             }
+        }
+        if nat.elastic_ip.mode != ElasticIpMode::External {
+            release_surplus(v, &mut plan, &nat.name);
         }
         for rt_id in &nat.route_table_ids {
             let route = v.route_table(rt_id).and_then(|r| r.default_route.as_ref());

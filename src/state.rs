@@ -284,7 +284,24 @@ impl StateStore {
             Some(etag) => Precondition::Matches(etag.clone()),
         };
         let body = serde_json::to_vec_pretty(state).expect("state always serialises");
-        Ok(self.store.put(&self.key, body, Some(precondition)).await?)
+        self.put_once(&self.key, body, precondition).await
+    }
+
+    /// A conditional put that survives a lost response: if the SDK's retry of our own write
+    /// answers 412, the object already holds exactly our body, and that is success.
+    async fn put_once(
+        &self,
+        key: &str,
+        body: Vec<u8>,
+        precondition: Precondition,
+    ) -> Result<ETag, StateError> {
+        match self.store.put(key, body.clone(), Some(precondition)).await {
+            Err(PutError::PreconditionFailed) => match self.store.get(key).await? {
+                Some((current, etag)) if current == body => Ok(etag),
+                _ => Err(StateError::Conflict),
+            },
+            other => Ok(other?),
+        }
     }
 
     /// Appends one history record; never overwrites one.
@@ -304,9 +321,7 @@ impl StateStore {
             obj.extend(more);
         }
         let body = serde_json::to_vec_pretty(&record).expect("history always serialises");
-        self.store
-            .put(&key, body, Some(Precondition::Absent))
-            .await?;
+        self.put_once(&key, body, Precondition::Absent).await?;
         Ok(key)
     }
 }

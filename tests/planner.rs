@@ -226,6 +226,23 @@ impl Tier {
         self
     }
 
+    fn surplus_address(mut self) -> Tier {
+        let mut extra = self.observed.addresses[0].clone();
+        extra.allocation_id = "eipalloc-00000000000000000".into(); // sorts first: the record must win
+        extra.public_ip = "203.0.113.99".into();
+        extra.association_id = None;
+        self.observed.addresses.push(extra);
+        self.state.resources.nat_gateways.insert(
+            "a".into(),
+            runtime_scheduler::state::NatRecord {
+                nat_gateway_id: None,
+                allocation_id: Some("eipalloc-0000000000000000a".into()),
+                public_ip: Some("203.0.113.10".into()),
+            },
+        );
+        self
+    }
+
     fn stale_address_association(mut self) -> Tier {
         self.observed.addresses[0].association_id = Some("eipassoc-stale".into());
         self
@@ -419,6 +436,7 @@ fn start_plans_per_resource_state() {
             Tier::never_started(),
             [
                 "allocate-address elastic-ip/a",
+                "sweep-addresses elastic-ip/a",
                 "create-nat-gateway nat/a",
                 "wait-nat-available nat/a",
                 "create-route route/rtb-0a1b2c3d4e5f60011/0.0.0.0/0",
@@ -472,6 +490,7 @@ fn start_plans_per_resource_state() {
             Tier::running().foreign_nat_only(),
             vec![
                 "allocate-address elastic-ip/a",
+                "sweep-addresses elastic-ip/a",
                 "create-nat-gateway nat/a",
                 "wait-nat-available nat/a",
             ],
@@ -755,6 +774,21 @@ fn a_repeated_stop_keeps_the_counts_recorded_by_the_first() {
         !plan.record.contains_key("demo/frontend"),
         "a service already at 0 must not overwrite its record"
     );
+}
+
+#[test]
+fn the_recorded_kept_address_is_reused_and_the_surplus_released() {
+    let plan = Tier::stopped().surplus_address().plan(Desired::Running);
+    let create = plan.steps.iter().find_map(|s| match &s.kind {
+        StepKind::CreateNatGateway { allocation_id, .. } => Some(allocation_id.clone()),
+        _ => None,
+    });
+    assert_eq!(create, Some(Some("eipalloc-0000000000000000a".to_string())));
+    assert!(plan.steps.iter().any(|s| s.kind
+        == StepKind::ReleaseAddress {
+            nat: "a".into(),
+            allocation_id: "eipalloc-00000000000000000".into()
+        }));
 }
 
 #[test]

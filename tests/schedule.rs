@@ -131,7 +131,7 @@ type Row = (
 );
 
 use Desired::{Running, Stopped};
-use Intent::{Reconcile, Start, Stop};
+use Intent::{Start, Stop};
 
 fn rows() -> Vec<Row> {
     vec![
