@@ -8,7 +8,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: help venv test test-rust test-terraform demo fmt lint build-lambda clean
+.PHONY: help venv test test-rust test-terraform demo fmt lint build-lambda clean bench
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -121,3 +121,6 @@ test-terraform-checks: venv ## fmt, offline init + validate, terraform test, che
 
 test-terraform-e2e: venv ## Both roots applied to moto, the scheduler cycles the tier, destroy leaves nothing
 	.ci/lib/terraform-e2e.sh
+
+bench: venv ## Benchmarks against moto; prints the table for docs/performance.md
+	BENCH_OUT=.tmp/bench.md cargo test --test bench -- --ignored --nocapture

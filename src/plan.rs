@@ -1231,7 +1231,6 @@ fn plan_start(v: &View) -> Plan {
                 if let Some(a) = &spec.auto_scaling {
                     needs_scaling = o.bounds.is_none_or(|b| b.max == 0);
                     if !needs_scaling && !o.has_policy {
-                        needs_scaling = false;
                         service_steps.push(plan.add(
                             StepKind::PutScalingPolicy {
                                 cluster: spec.cluster.clone(),
