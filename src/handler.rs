@@ -607,7 +607,8 @@ impl Handler {
         Ok(Spec::from_json(&body, &self.config.environment)?)
     }
 
-    /// A no-op still leaves a history record; state is written only if it was wrong: the phase
+    /// A no-op still leaves a history record (except a quiet `reconcile`: no change, no notes);
+    /// state is written only if it was wrong: the phase
     /// (e.g. the first stop of a tier the scheduler never started), the hold, the ids (a crashed
     /// run's leftovers), or an expired lease.
     #[allow(clippy::too_many_arguments)]
@@ -646,6 +647,16 @@ impl Handler {
             response.hold = state.hold.clone();
         } else {
             response.phase = state.phase;
+            // A periodic reconcile that found nothing to do and nothing to say costs only reads:
+            // recording it every 15 minutes would bury the decisions that matter.
+            let quiet = request.action == Action::Reconcile
+                && response
+                    .decision
+                    .as_ref()
+                    .is_some_and(|d| d.notes.is_empty());
+            if quiet {
+                return Ok(());
+            }
         }
         if let Err(e) = self
             .states

@@ -671,3 +671,89 @@ async fn a_concurrent_invocation_holding_the_lease_makes_the_other_busy() {
     assert_eq!(moto.mutating_calls(), vec![]);
     assert!(describe(&sdk, &env).await.live_nats.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_history_and_errors_never_contain_credentials() {
+    const ACCESS_KEY: &str = "AKIARUNTIMESCHEDTEST";
+    const SECRET: &str = "s3cr3t-never-to-be-written-anywhere";
+    let moto = Moto::start();
+    let base = moto.sdk_config().await;
+    let env = demo_environment(&base, ENV).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto.endpoint())
+        .credentials_provider(aws_sdk_s3::config::Credentials::new(
+            ACCESS_KEY,
+            SECRET,
+            Some("session-token-xyz".into()),
+            None,
+            "test",
+        ))
+        .load()
+        .await;
+    let h = handler(&sdk, &env, &moto);
+
+    let mut texts = Vec::new();
+    for payload in [
+        json!({"action": "start"}),
+        json!({"action": "stop"}),
+        json!({"action": "status"}),
+    ] {
+        texts.push(serde_json::to_string(&invoke(&h, payload).await).unwrap());
+    }
+    // Failures too: a bad payload, and a bad spec.
+    texts.push(
+        try_invoke(&h, json!({"action": "nope"}))
+            .await
+            .unwrap_err()
+            .to_string(),
+    );
+    let s3 = s3_client(&sdk);
+    s3.put_object()
+        .bucket(&env.bucket)
+        .key(&env.spec_key)
+        .body(b"{\"version\": 9}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    texts.push(
+        try_invoke(&h, json!({"action": "start"}))
+            .await
+            .unwrap_err()
+            .to_string(),
+    );
+
+    let objects = s3
+        .list_objects_v2()
+        .bucket(&env.bucket)
+        .prefix(format!("{ENV}/"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        objects.contents().len() >= 3,
+        "state and history were written"
+    );
+    for o in objects.contents() {
+        let body = s3
+            .get_object()
+            .bucket(&env.bucket)
+            .key(o.key().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .body;
+        texts.push(
+            String::from_utf8_lossy(&body.collect().await.unwrap().into_bytes()).into_owned(),
+        );
+    }
+    for text in &texts {
+        for secret in [ACCESS_KEY, SECRET, "session-token-xyz"] {
+            assert!(
+                !text.contains(secret),
+                "a credential leaked into: {}",
+                &text[..text.len().min(300)]
+            );
+        }
+    }
+}

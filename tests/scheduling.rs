@@ -134,7 +134,7 @@ async fn cluster_tags(sdk: &SdkConfig, env: &DemoEnv) -> BTreeMap<String, String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reconcile_catches_up_a_missed_stop_and_the_next_start() {
-    let (_moto, sdk, env, h) = setup().await;
+    let (moto, sdk, env, h) = setup().await;
     let r = invoke_at(
         &h,
         json!({"action": "start", "trigger": "schedule"}),
@@ -157,16 +157,28 @@ async fn reconcile_catches_up_a_missed_stop_and_the_next_start() {
     assert_eq!((nats, lb), (0, false));
     assert!(desired.values().all(|d| *d == 0));
 
+    moto.start_recording();
     let r = invoke_at(
         &h,
         json!({"action": "reconcile", "trigger": "schedule"}),
         SATURDAY,
     )
     .await;
+    moto.stop_recording();
     assert_eq!(
         r.outcome,
         Outcome::NoOp,
         "a second reconcile has nothing to do"
+    );
+    assert_eq!(
+        moto.mutating_calls(),
+        vec![],
+        "a quiet reconcile makes no mutating call at all"
+    );
+    let reads = moto.recorded_calls().len();
+    assert!(
+        reads <= 20,
+        "a quiet reconcile costs a few reads, not {reads}"
     );
 
     let r = invoke_at(
