@@ -66,16 +66,39 @@ async fn bench_invocations_against_moto() {
         let h = &h;
         async move {
             let t = Instant::now();
-            let r = h.handle(&payload, Invocation { id, now: chrono::Utc::now(), deadline: None }).await.unwrap();
+            let r = h
+                .handle(
+                    &payload,
+                    Invocation {
+                        id,
+                        now: chrono::Utc::now(),
+                        deadline: None,
+                    },
+                )
+                .await
+                .unwrap();
             (t.elapsed(), r.outcome)
         }
     };
     let mut rows = Vec::new();
     for (what, payload, expected) in [
-        ("start (stopped → running)", json!({"action": "start"}), Outcome::Applied),
-        ("stop (running → stopped)", json!({"action": "stop"}), Outcome::Applied),
+        (
+            "start (stopped → running)",
+            json!({"action": "start"}),
+            Outcome::Applied,
+        ),
+        (
+            "stop (running → stopped)",
+            json!({"action": "stop"}),
+            Outcome::Applied,
+        ),
     ] {
-        let mut row = Row { what, samples: vec![], calls: 0, mutating: 0 };
+        let mut row = Row {
+            what,
+            samples: vec![],
+            calls: 0,
+            mutating: 0,
+        };
         for i in 0..ROUNDS {
             if what.starts_with("stop") {
                 run(json!({"action": "start"})).await;
@@ -96,11 +119,24 @@ async fn bench_invocations_against_moto() {
         rows.push(row);
     }
     for (what, payload, expected) in [
-        ("reconcile, nothing to do", json!({"action": "start", "trigger": "schedule"}), Outcome::NoOp),
+        (
+            "reconcile, nothing to do",
+            json!({"action": "start", "trigger": "schedule"}),
+            Outcome::NoOp,
+        ),
         ("status", json!({"action": "status"}), Outcome::Reported),
-        ("dry-run stop", json!({"action": "stop", "dry_run": true}), Outcome::DryRun),
+        (
+            "dry-run stop",
+            json!({"action": "stop", "dry_run": true}),
+            Outcome::DryRun,
+        ),
     ] {
-        let mut row = Row { what, samples: vec![], calls: 0, mutating: 0 };
+        let mut row = Row {
+            what,
+            samples: vec![],
+            calls: 0,
+            mutating: 0,
+        };
         for _ in 0..ROUNDS * 2 {
             moto.start_recording();
             let (took, outcome) = run(payload.clone()).await;
@@ -112,11 +148,14 @@ async fn bench_invocations_against_moto() {
         }
         rows.push(row);
     }
-    let table = std::iter::once("| invocation (moto, debug build) | runs | median | p90 | AWS calls | mutating |".to_string())
-        .chain(std::iter::once("|---|---|---|---|---|---|".to_string()))
-        .chain(rows.iter().map(Row::line))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let table = std::iter::once(
+        "| invocation (moto, debug build) | runs | median | p90 | AWS calls | mutating |"
+            .to_string(),
+    )
+    .chain(std::iter::once("|---|---|---|---|---|---|".to_string()))
+    .chain(rows.iter().map(Row::line))
+    .collect::<Vec<_>>()
+    .join("\n");
     println!("{table}");
     if let Ok(path) = std::env::var("BENCH_OUT") {
         std::fs::write(path, table + "\n").unwrap();
