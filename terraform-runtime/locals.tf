@@ -8,7 +8,7 @@ locals {
   base_state_config = {
     bucket = var.base_state_bucket
     key    = coalesce(var.base_state_key, "${var.environment}/terraform-base.tfstate")
-    region = var.region
+    region = coalesce(var.base_state_region, var.region)
   }
 
   default_tags = merge(var.extra_tags, {

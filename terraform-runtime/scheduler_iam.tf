@@ -15,9 +15,11 @@ locals {
   arn_rule = "${local.arn_elb}:listener-rule/app/${local.alb_name}/*"
   arn_svcs = "${local.arn_ecs}:service/${local.cluster_name}/*"
   arn_zone = "arn:${local.partition}:route53:::hostedzone/${local.base.route53_zone_id}"
-  arn_acl  = var.enable_waf ? aws_wafv2_web_acl.this[0].arn : "${local.arn_waf}:regional/webacl/${local.name_prefix}/*"
-  arn_rtbs = [for id in local.base.private_route_table_ids : "${local.arn_ec2}:route-table/${id}"]
-  arn_pubs = [for n in local.base.nat_layout : "${local.arn_ec2}:subnet/${n.public_subnet_id}"]
+  # Route53's normalized form: lower case, no trailing dot.
+  app_record_name = lower(trimsuffix(local.base.app_hostname, "."))
+  arn_acl         = var.enable_waf ? aws_wafv2_web_acl.this[0].arn : "${local.arn_waf}:regional/webacl/${local.name_prefix}/*"
+  arn_rtbs        = [for id in local.base.private_route_table_ids : "${local.arn_ec2}:route-table/${id}"]
+  arn_pubs        = [for n in local.base.nat_layout : "${local.arn_ec2}:subnet/${n.public_subnet_id}"]
   arn_ext_eips = [
     for n in local.base.nat_layout : "${local.arn_ec2}:elastic-ip/${n.eip_allocation_id}" if n.eip_allocation_id != null
   ]
@@ -89,11 +91,13 @@ locals {
     # --- Route53: the application's alias records only ----------------------------------
     { sid = "Route53ReadZone", api = true, condition = {},
     actions = ["route53:ListResourceRecordSets"], resources = [local.arn_zone] },
+    # The alias record(s) and the TXT record that marks the name as the scheduler's
+    # (_runtime-scheduler.<name>, like external-dns); nothing else in the zone.
     { sid = "Route53ChangeAppAliasRecords", api = true, actions = ["route53:ChangeResourceRecordSets"], resources = [local.arn_zone],
       condition = {
         "ForAllValues:StringEquals" = {
-          "route53:ChangeResourceRecordSetsNormalizedRecordNames" = [lower(trimsuffix(local.base.app_hostname, "."))]
-          "route53:ChangeResourceRecordSetsRecordTypes"           = var.dns_record_types
+          "route53:ChangeResourceRecordSetsNormalizedRecordNames" = [local.app_record_name, "_runtime-scheduler.${local.app_record_name}"]
+          "route53:ChangeResourceRecordSetsRecordTypes"           = concat(var.dns_record_types, ["TXT"])
           "route53:ChangeResourceRecordSetsActions"               = ["CREATE", "DELETE", "UPSERT"]
         }
     } },

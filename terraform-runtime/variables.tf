@@ -71,6 +71,12 @@ variable "base_state_key" {
   default     = null
 }
 
+variable "base_state_region" {
+  type        = string
+  description = "Region of base_state_bucket; null means region."
+  default     = null
+}
+
 variable "services" {
   description = <<-EOT
     ECS Fargate services, keyed by name (also the ECR repository and container name).

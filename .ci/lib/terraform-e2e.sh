@@ -22,10 +22,10 @@ MOTO="$REPO/.venv/bin/moto_server"
 SCHEDULER_BIN="${SCHEDULER_BIN:-target/debug/runtime-scheduler}"
 [[ "$SCHEDULER_BIN" = /* ]] || SCHEDULER_BIN="$REPO/$SCHEDULER_BIN"
 SIMULATE="${E2E_SIMULATE_SCHEDULER:-0}"
-PROJECT=acme-shop
-ENVIRONMENT=demo
-ZONE=example.com
-BACKEND_BUCKET=tf-state-local
+PROJECT="$TF_LOCAL_PROJECT"
+ENVIRONMENT="$TF_LOCAL_ENVIRONMENT"
+ZONE="$TF_LOCAL_ZONE"
+BACKEND_BUCKET="$TF_LOCAL_BACKEND_BUCKET"
 
 log() { printf '\n== %s\n' "$*"; }
 die() { printf 'terraform-e2e: %s\n' "$*" >&2; exit 1; }
@@ -79,66 +79,13 @@ timed() { # timed LABEL command...
   start=$(date +%s%N)
   "$@"
   ms=$((($(date +%s%N) - start) / 1000000))
-  printf '%-28s %4d.%01d s\n' "$label" $((ms / 1000)) $((ms % 1000 / 100)) | tee -a "$TIMINGS"  >&2
+  printf '%-28s %4d.%01d s\n' "$label" $((ms / 1000)) $((ms % 1000 / 100)) | tee -a "$TIMINGS" >&2
 }
 
-# --- the local world: backend bucket, hosted zone, copies of the roots --------------------
-log "backend bucket and hosted zone"
-"$PY" - "$BACKEND_BUCKET" <<'EOF'
-import sys, boto3
-s3 = boto3.client("s3")
-s3.create_bucket(Bucket=sys.argv[1])
-s3.put_bucket_versioning(Bucket=sys.argv[1], VersioningConfiguration={"Status": "Enabled"})
-EOF
-ZONE_ID="$("$PY" .ci/lib/tier_check.py zone --name "$ZONE")"
-echo "zone $ZONE = $ZONE_ID"
-
-LAMBDA_ZIP="$REPO/target/lambda/runtime-scheduler/bootstrap.zip"
-if [[ ! -f "$LAMBDA_ZIP" ]]; then
-  # moto stores the code and never runs it here; a placeholder keeps the function in the apply.
-  LAMBDA_ZIP="$WORK/placeholder-bootstrap.zip"
-  "$PY" - "$LAMBDA_ZIP" <<'EOF'
-import sys, zipfile
-info = zipfile.ZipInfo("bootstrap")
-info.external_attr = 0o755 << 16
-with zipfile.ZipFile(sys.argv[1], "w") as z:
-    z.writestr(info, "#!/bin/sh\necho 'placeholder: run make build-lambda' >&2\nexit 1\n")
-EOF
-fi
-
-for root in terraform-base terraform-runtime; do
-  mkdir -p "$WORK/$root"
-  (cd "$root" && tar --exclude=.terraform --exclude='*_override.tf' --exclude='*.tfstate*' -cf - .) | (cd "$WORK/$root" && tar -xf -)
-done
-tf_local_write_override "$WORK/terraform-base" "$ENDPOINT"
-tf_local_write_override "$WORK/terraform-runtime" "$ENDPOINT" runtime
-tf_local_write_backend "$WORK/base.tfbackend" "$ENDPOINT" "$BACKEND_BUCKET" "$ENVIRONMENT/terraform-base.tfstate"
-tf_local_write_backend "$WORK/runtime.tfbackend" "$ENDPOINT" "$BACKEND_BUCKET" "$ENVIRONMENT/terraform-runtime.tfstate"
-
-# Local settings: everything moto serves stays on; see each root's README for what is gated.
-cat >"$WORK/base.tfvars" <<EOF
-project                       = "$PROJECT"
-environment                   = "$ENVIRONMENT"
-product_domain                = "web"
-route53_zone_name             = "$ZONE"
-create_route53_zone           = false
-app_hostname                  = "$ENVIRONMENT.$ZONE"
-enable_tls_only_bucket_policy = false
-force_destroy_state_bucket    = true
-github_repository             = "acme/shop"
-kms_deletion_window_days      = 7
-EOF
-cat >"$WORK/runtime.tfvars" <<EOF
-project            = "$PROJECT"
-environment        = "$ENVIRONMENT"
-product_domain     = "web"
-base_state_bucket  = "$BACKEND_BUCKET"
-lambda_zip_path    = "$LAMBDA_ZIP"
-enable_waf         = true
-alert_emails       = ["ops@example.com"]
-scheduler_timeouts = { services_stable_seconds = 2 }
-create_budget      = false # moto lacks budgets:DescribeSubscribersForNotification
-EOF
+# --- the local world and both roots ------------------------------------------------------
+log "backend bucket, hosted zone, copies of the roots"
+tf_local_prepare "$WORK" "$ENDPOINT"
+echo "zone $ZONE = $(cat "$WORK/zone-id")"
 
 tf() { # tf ROOT args...
   local root="$1"
@@ -148,11 +95,9 @@ tf() { # tf ROOT args...
 
 # --- apply ---------------------------------------------------------------------------------
 log "terraform-base: init and apply"
-tf terraform-base init -input=false -no-color -backend-config="$WORK/base.tfbackend" >"$WORK/base-init.log"
-timed "apply terraform-base" tf terraform-base apply -input=false -no-color -auto-approve -var-file="$WORK/base.tfvars" >"$WORK/base-apply.log"
+timed "apply terraform-base" tf_local_apply "$WORK" terraform-base
 log "terraform-runtime: init and apply"
-tf terraform-runtime init -input=false -no-color -backend-config="$WORK/runtime.tfbackend" >"$WORK/runtime-init.log"
-timed "apply terraform-runtime" tf terraform-runtime apply -input=false -no-color -auto-approve -var-file="$WORK/runtime.tfvars" >"$WORK/runtime-apply.log"
+timed "apply terraform-runtime" tf_local_apply "$WORK" terraform-runtime
 
 no_changes() { # no_changes ROOT TFVARS LABEL: a plan right now must change nothing
   local root="$1" vars="$2" label="$3"
@@ -162,8 +107,8 @@ no_changes() { # no_changes ROOT TFVARS LABEL: a plan right now must change noth
 }
 
 log "a second plan of each root changes nothing"
-timed "plan terraform-base" no_changes terraform-base "$WORK/base.tfvars" base-plan
-no_changes terraform-runtime "$WORK/runtime.tfvars" runtime-plan
+timed "plan terraform-base" no_changes terraform-base "$WORK/terraform-base.tfvars" base-plan
+no_changes terraform-runtime "$WORK/terraform-runtime.tfvars" runtime-plan
 
 BUCKET="$(tf terraform-base output -raw state_bucket_name)"
 CLUSTER="$(tf terraform-runtime output -raw cluster_name)"
@@ -180,7 +125,7 @@ arn = ecs.describe_clusters(clusters=[sys.argv[1]])["clusters"][0]["clusterArn"]
 ecs.tag_resource(resourceArn=arn, tags=[{"key": "runtime-scheduler:override", "value": "keep-running"},
                                         {"key": "runtime-scheduler:override-until", "value": "2030-01-01T00:00:00Z"}])
 EOF
-no_changes terraform-runtime "$WORK/runtime.tfvars" runtime-plan-override
+no_changes terraform-runtime "$WORK/terraform-runtime.tfvars" runtime-plan-override
 "$PY" - "$CLUSTER" <<'EOF'
 import sys, boto3
 ecs = boto3.client("ecs")
@@ -200,28 +145,27 @@ fi
 "$PY" .ci/lib/tier_check.py compare-actions "$WORK/granted.json" "$WORK/code.json"
 
 # --- the cycle -----------------------------------------------------------------------------
-invoke() { # invoke ACTION: run the scheduler (or its stand-in) and print the response
-  local action="$1" payload
-  payload="$(printf '{"action":"%s","dry_run":false,"reason":"terraform-e2e","trigger":"manual"}' "$action")"
+invoke() { # invoke N ACTION: run the scheduler (or its stand-in) and print the response's gist
+  local out="$WORK/invoke-$1-$2.json" payload
+  payload="$(printf '{"action":"%s","dry_run":false,"reason":"terraform-e2e","trigger":"manual"}' "$2")"
   if [[ "$SIMULATE" == 1 ]]; then
-    check simulate "$action"
-  else
-    printf '%s' "$payload" |
-      STATE_BUCKET="$BUCKET" ENVIRONMENT="$ENVIRONMENT" SPEC_KEY="$ENVIRONMENT/spec.json" RUST_LOG="${RUST_LOG:-warn}" \
-        "$SCHEDULER_BIN" invoke - >"$WORK/invoke-$action-$SECONDS.json" || {
-        cat "$WORK/invoke-$action-$SECONDS.json" >&2
-        die "scheduler $action failed"
-      }
-    "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({k: r.get(k) for k in ("action","outcome","phase")}))' \
-      "$WORK/invoke-$action-$SECONDS.json"
+    check simulate "$2"
+    return
   fi
+  if ! printf '%s' "$payload" |
+    STATE_BUCKET="$BUCKET" ENVIRONMENT="$ENVIRONMENT" SPEC_KEY="$ENVIRONMENT/spec.json" RUST_LOG="${RUST_LOG:-warn}" \
+      "$SCHEDULER_BIN" invoke - >"$out" 2>"$out.log"; then
+    cat "$out" "$out.log" >&2
+    die "scheduler $2 failed"
+  fi
+  "$PY" -c 'import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps({k: r.get(k) for k in ("action","outcome","phase")}), len(r.get("steps", [])), "steps")' "$out"
 }
 
 n=0
 for action in start stop start stop; do
   n=$((n + 1))
   log "cycle $n: $action"
-  timed "scheduler $action" invoke "$action"
+  timed "scheduler $action" invoke "$n" "$action"
   if [[ "$action" == start ]]; then check running; else check stopped; fi
 done
 
@@ -230,8 +174,8 @@ log "destroy"
 # A stop keeps the ECS services (at 0) and kept Elastic IPs, by design; remove them so the
 # cluster and the VPC can go.
 check cleanup
-timed "destroy terraform-runtime" tf terraform-runtime destroy -input=false -no-color -auto-approve -var-file="$WORK/runtime.tfvars" >"$WORK/runtime-destroy.log"
-timed "destroy terraform-base" tf terraform-base destroy -input=false -no-color -auto-approve -var-file="$WORK/base.tfvars" >"$WORK/base-destroy.log"
+timed "destroy terraform-runtime" tf_local_destroy "$WORK" terraform-runtime
+timed "destroy terraform-base" tf_local_destroy "$WORK" terraform-base
 "$PY" .ci/lib/tier_check.py leftovers --project "$PROJECT" --ignore-bucket "$BACKEND_BUCKET"
 
 log "timings"

@@ -10,6 +10,15 @@
 #   tf_local_write_backend FILE URL BUCKET KEY
 #                                  write an S3 backend config file (-backend-config=FILE) for the local AWS
 #   tf_local_remove_override DIR   delete the generated override
+#
+# Both roots on a local AWS already running at URL (terraform-e2e.sh, and a demo, use these):
+#   tf_local_prepare WORK URL      backend bucket and hosted zone on URL; copies of the roots in WORK
+#                                  with their generated overrides, backend configs and local tfvars
+#   tf_local_apply WORK ROOT       init + apply terraform-base or terraform-runtime (logs in WORK)
+#   tf_local_destroy WORK ROOT     destroy it
+#   tf_local_output WORK ROOT NAME terraform output -raw NAME
+# Local settings: project $TF_LOCAL_PROJECT (acme-shop), environment $TF_LOCAL_ENVIRONMENT (demo),
+# zone $TF_LOCAL_ZONE (example.com), backend bucket $TF_LOCAL_BACKEND_BUCKET (tf-state-local).
 # Run it:      .ci/lib/terraform-local.sh cli-config   (prints the path of the config file)
 #
 # The mirror is looked up in $TF_PROVIDER_MIRROR, then /opt/tf-plugins, then any
@@ -131,6 +140,96 @@ EOF
 
 tf_local_remove_override() {
   rm -f "$1/$TF_LOCAL_OVERRIDE_NAME"
+}
+
+TF_LOCAL_PROJECT="${TF_LOCAL_PROJECT:-acme-shop}"
+TF_LOCAL_ENVIRONMENT="${TF_LOCAL_ENVIRONMENT:-demo}"
+TF_LOCAL_ZONE="${TF_LOCAL_ZONE:-example.com}"
+TF_LOCAL_BACKEND_BUCKET="${TF_LOCAL_BACKEND_BUCKET:-tf-state-local}"
+
+tf_local_prepare() {
+  local work="$1" url="$2" py="$TF_LOCAL_REPO_ROOT/.venv/bin/python" root zip
+  [[ -x "$py" ]] || { echo "terraform-local: no .venv (run make venv)" >&2; return 1; }
+  mkdir -p "$work"
+  AWS_ENDPOINT_URL="$url" "$py" -c '
+import sys, boto3
+s3 = boto3.client("s3")
+s3.create_bucket(Bucket=sys.argv[1])
+s3.put_bucket_versioning(Bucket=sys.argv[1], VersioningConfiguration={"Status": "Enabled"})
+' "$TF_LOCAL_BACKEND_BUCKET"
+  # The zone exists before Terraform, as a registered domain's zone would (create_route53_zone = false).
+  AWS_ENDPOINT_URL="$url" "$py" "$TF_LOCAL_REPO_ROOT/.ci/lib/tier_check.py" zone --name "$TF_LOCAL_ZONE" >"$work/zone-id"
+
+  zip="$TF_LOCAL_REPO_ROOT/target/lambda/runtime-scheduler/bootstrap.zip"
+  if [[ ! -f "$zip" ]]; then
+    # moto stores the code and never runs it; a placeholder keeps the function in the apply.
+    zip="$work/placeholder-bootstrap.zip"
+    "$py" -c '
+import sys, zipfile
+info = zipfile.ZipInfo("bootstrap")
+info.external_attr = 0o755 << 16
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr(info, "#!/bin/sh\necho placeholder: run make build-lambda >&2\nexit 1\n")
+' "$zip"
+  fi
+
+  for root in terraform-base terraform-runtime; do
+    rm -rf "${work:?}/$root"
+    mkdir -p "$work/$root"
+    (cd "$TF_LOCAL_REPO_ROOT/$root" && tar --exclude=.terraform --exclude='*_override.tf' --exclude='*.tfstate*' -cf - .) |
+      (cd "$work/$root" && tar -xf -)
+    tf_local_write_backend "$work/$root.tfbackend" "$url" "$TF_LOCAL_BACKEND_BUCKET" "$TF_LOCAL_ENVIRONMENT/$root.tfstate"
+  done
+  tf_local_write_override "$work/terraform-base" "$url"
+  tf_local_write_override "$work/terraform-runtime" "$url" runtime
+
+  # Only what moto cannot serve is turned off; each root's README lists it.
+  {
+    echo "project                       = \"$TF_LOCAL_PROJECT\""
+    echo "environment                   = \"$TF_LOCAL_ENVIRONMENT\""
+    echo 'product_domain                = "web"'
+    echo "route53_zone_name             = \"$TF_LOCAL_ZONE\""
+    echo 'create_route53_zone           = false'
+    echo "app_hostname                  = \"$TF_LOCAL_ENVIRONMENT.$TF_LOCAL_ZONE\""
+    echo 'enable_tls_only_bucket_policy = false # moto ignores policy conditions: the Deny would refuse everything'
+    echo 'force_destroy_state_bucket    = true'
+    echo 'github_repository             = "acme/shop"'
+    echo 'kms_deletion_window_days      = 7'
+  } >"$work/terraform-base.tfvars"
+  {
+    echo "project            = \"$TF_LOCAL_PROJECT\""
+    echo "environment        = \"$TF_LOCAL_ENVIRONMENT\""
+    echo 'product_domain     = "web"'
+    echo "base_state_bucket  = \"$TF_LOCAL_BACKEND_BUCKET\""
+    echo "lambda_zip_path    = \"$zip\""
+    echo 'enable_waf         = true'
+    echo 'alert_emails       = ["ops@example.com"]'
+    echo 'scheduler_timeouts = { services_stable_seconds = 2 } # moto never starts tasks'
+    echo 'create_budget      = false                           # moto lacks budgets:DescribeSubscribersForNotification'
+  } >"$work/terraform-runtime.tfvars"
+}
+
+tf_local_apply() {
+  local work="$1" root="$2"
+  if ! terraform -chdir="$work/$root" init -input=false -no-color -backend-config="$work/$root.tfbackend" >"$work/$root-init.log" ||
+    ! terraform -chdir="$work/$root" apply -input=false -no-color -auto-approve -var-file="$work/$root.tfvars" >"$work/$root-apply.log"; then
+    echo "terraform-local: $root apply failed (see $work/$root-init.log, $work/$root-apply.log)" >&2
+    tail -n 20 "$work/$root-apply.log" >&2 || true
+    return 1
+  fi
+}
+
+tf_local_destroy() {
+  local work="$1" root="$2"
+  if ! terraform -chdir="$work/$root" destroy -input=false -no-color -auto-approve -var-file="$work/$root.tfvars" >"$work/$root-destroy.log"; then
+    echo "terraform-local: $root destroy failed (see $work/$root-destroy.log)" >&2
+    tail -n 20 "$work/$root-destroy.log" >&2 || true
+    return 1
+  fi
+}
+
+tf_local_output() {
+  terraform -chdir="$1/$2" output -raw "$3"
 }
 
 if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then

@@ -326,9 +326,22 @@ def simulate(spec: dict[str, Any], env: str, action: str) -> int:
     return 0
 
 
+OWNER_RECORD_PREFIX = "_runtime-scheduler."
+
+
 def cleanup(spec: dict[str, Any], env: str) -> int:
-    """Delete what a stop deliberately keeps, so that terraform destroy can remove the cluster."""
-    ecs, ec2 = client("ecs"), client("ec2")
+    """Delete what a stop deliberately keeps: the ECS services at 0 (so terraform destroy can
+    remove the cluster), unattached kept Elastic IPs, and the ownership TXT records."""
+    ecs, ec2, r53 = client("ecs"), client("ec2"), client("route53")
+    owner_value = f'"heritage=runtime-scheduler,environment={env}"'
+    for rec in spec.get("dns_records", []):
+        name = OWNER_RECORD_PREFIX + norm(rec["name"])
+        for page in r53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=rec["zone_id"]):
+            for rr in page["ResourceRecordSets"]:
+                values = [v["Value"] for v in rr.get("ResourceRecords", [])]
+                if rr["Type"] == "TXT" and norm(rr["Name"]) == name and owner_value in values:
+                    r53.change_resource_record_sets(HostedZoneId=rec["zone_id"], ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": rr}]})
+                    print(f"deleted TXT {rr['Name']}")
     for s in spec.get("services", []):
         got = services(s["cluster"], [s["name"]]).get(s["name"])
         if got and owned({t["key"]: t["value"] for t in got.get("tags", [])}, env):

@@ -269,8 +269,8 @@ run "scheduler_role_grants_exactly_the_code_actions" {
     error_message = "Routes only in the private route tables."
   }
   assert {
-    condition     = one([for s in jsondecode(output.scheduler_policy_json).Statement : s.Condition if s.Sid == "Route53ChangeAppAliasRecords"])["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == ["demo.example.com"]
-    error_message = "Route53 changes only the application's record."
+    condition     = one([for s in jsondecode(output.scheduler_policy_json).Statement : s.Condition if s.Sid == "Route53ChangeAppAliasRecords"])["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == ["demo.example.com", "_runtime-scheduler.demo.example.com"]
+    error_message = "Route53 changes only the application's record and its ownership TXT record."
   }
   assert {
     condition     = one([for s in jsondecode(output.scheduler_policy_json).Statement : s.Resource if s.Sid == "StateObjectsOfEnvironment"]) == ["arn:aws:s3:::acme-shop-demo-runtime-state-123456789012/demo/*"]
