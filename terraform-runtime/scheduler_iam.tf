@@ -39,6 +39,10 @@ locals {
     actions = ["ec2:CreateNatGateway"], resources = local.arn_pubs },
     { sid = "Ec2CreateNatGatewayWithOwnedAddress", api = true, condition = { StringEquals = local.tag_resource },
     actions = ["ec2:CreateNatGateway"], resources = ["${local.arn_ec2}:elastic-ip/*"] },
+    # Persistent addresses of terraform-base (elastic_ip mode "external") carry Terraform's
+    # tags, not the scheduler's: they are named one by one instead. Dropped when there are none.
+    { sid = "Ec2UseExternalAddresses", api = true, condition = {},
+    actions = ["ec2:CreateNatGateway", "ec2:DisassociateAddress"], resources = local.arn_ext_eips },
     { sid = "Ec2DeleteOwnedNatGateway", api = true, condition = { StringEquals = local.tag_resource },
     actions = ["ec2:DeleteNatGateway"], resources = ["${local.arn_ec2}:natgateway/*"] },
     { sid = "Ec2AllocateOwnedAddress", api = true, condition = { StringEquals = local.tag_request },
@@ -155,10 +159,10 @@ locals {
     Statement = [for s in local.scheduler_statements : merge(
       { Sid = s.sid, Effect = "Allow", Action = s.actions, Resource = s.resources },
       length(s.condition) > 0 ? { Condition = s.condition } : {},
-    )]
+    ) if length(s.resources) > 0]
   })
 
-  scheduler_iam_actions = sort(distinct(flatten([for s in local.scheduler_statements : s.actions if s.api])))
+  scheduler_iam_actions = sort(distinct(flatten([for s in local.scheduler_statements : s.actions if s.api && length(s.resources) > 0])))
 }
 
 data "aws_iam_policy_document" "scheduler_assume" {

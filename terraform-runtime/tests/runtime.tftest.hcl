@@ -278,7 +278,7 @@ run "scheduler_role_grants_exactly_the_code_actions" {
   }
 }
 
-run "waf_and_persistent_addresses_reach_the_spec" {
+run "waf_and_kept_addresses_reach_the_spec" {
   command = apply
 
   variables {
@@ -293,6 +293,52 @@ run "waf_and_persistent_addresses_reach_the_spec" {
   assert {
     condition     = jsondecode(aws_s3_object.spec.content).nat_gateways[0].elastic_ip.mode == "keep"
     error_message = "nat_elastic_ip_mode reaches the spec."
+  }
+}
+
+run "persistent_addresses_from_base_are_external" {
+  command = apply
+
+  override_data {
+    target = data.terraform_remote_state.base
+    values = {
+      outputs = {
+        project                      = "acme-shop"
+        environment                  = "demo"
+        vpc_id                       = "vpc-0a1b2c3d4e5f60000"
+        public_subnet_ids            = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+        private_subnet_ids           = ["subnet-0a1b2c3d4e5f60003", "subnet-0a1b2c3d4e5f60004"]
+        private_route_table_ids      = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"]
+        nat_layout                   = [{ name = "a", public_subnet_id = "subnet-0a1b2c3d4e5f60001", route_table_ids = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"], eip_allocation_id = "eipalloc-0a1b2c3d4e5f60099" }]
+        route53_zone_id              = "Z0123456789ABCDEFGHIJ"
+        app_hostname                 = "demo.example.com"
+        certificate_arn              = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
+        ecr_repository_urls          = { backend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/backend", frontend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/frontend" }
+        ecr_repository_arns          = { backend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/backend", frontend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/frontend" }
+        ecs_task_execution_role_name = "acme-shop-demo-ecs-task-execution"
+        state_bucket_name            = "acme-shop-demo-runtime-state-123456789012"
+        state_bucket_arn             = "arn:aws:s3:::acme-shop-demo-runtime-state-123456789012"
+        kms_key_arn                  = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+      }
+    }
+  }
+
+  assert {
+    condition     = jsondecode(aws_s3_object.spec.content).nat_gateways[0].elastic_ip == { mode = "external", allocation_id = "eipalloc-0a1b2c3d4e5f60099" }
+    error_message = "A persistent EIP of terraform-base is used as 'external'."
+  }
+  assert {
+    condition     = one([for s in jsondecode(output.scheduler_policy_json).Statement : s.Resource if s.Sid == "Ec2UseExternalAddresses"]) == ["arn:aws:ec2:us-east-1:123456789012:elastic-ip/eipalloc-0a1b2c3d4e5f60099"]
+    error_message = "The scheduler may use exactly that address."
+  }
+}
+
+run "no_external_address_statement_without_persistent_addresses" {
+  command = apply
+
+  assert {
+    condition     = length([for s in jsondecode(output.scheduler_policy_json).Statement : s if s.Sid == "Ec2UseExternalAddresses"]) == 0
+    error_message = "No statement with an empty resource list."
   }
 }
 
