@@ -276,6 +276,11 @@ run "scheduler_role_grants_exactly_the_code_actions" {
     condition     = one([for s in jsondecode(output.scheduler_policy_json).Statement : s.Resource if s.Sid == "StateObjectsOfEnvironment"]) == ["arn:aws:s3:::acme-shop-demo-runtime-state-123456789012/demo/*"]
     error_message = "S3 objects only under <environment>/."
   }
+  assert {
+    # IAM's limit for a role's inline policies is 10,240 characters (whitespace excluded).
+    condition     = length(output.scheduler_policy_json) < 10240
+    error_message = "The scheduler's policy no longer fits in an inline role policy (${length(output.scheduler_policy_json)} characters)."
+  }
 }
 
 run "waf_and_kept_addresses_reach_the_spec" {
