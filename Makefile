@@ -52,7 +52,8 @@ TF_BASE := terraform-base
 TF_RUNTIME := terraform-runtime
 tf_var_file = $(if $(wildcard $(1)/env/$(ENV).tfvars),-var-file=env/$(ENV).tfvars,)
 tf_backend = -backend-config=bucket=$(TF_STATE_BUCKET) -backend-config=key=$(ENV)/$(1).tfstate -backend-config=region=$(AWS_REGION)
-# Synchronous invoke: a stop waits for NAT gateways to be deleted (minutes).
+# Synchronous invoke (a stop waits for NAT gateways to be deleted, minutes). The CLI prints
+# StatusCode and, when the function failed, FunctionError; the response body follows.
 define scheduler_invoke
 	@if ! command -v aws >/dev/null; then \
 	  echo "No aws CLI: invoke the function yourself, e.g. from the Lambda console, with"; \
@@ -63,7 +64,7 @@ define scheduler_invoke
 	echo "invoking $$fn: $(1)"; \
 	aws lambda invoke --region $(AWS_REGION) --function-name "$$fn" $$fmt --cli-read-timeout 900 \
 	  --payload '{"action":"$(1)","dry_run":false,"reason":"make infra-runtime","trigger":"manual"}' \
-	  .tmp/scheduler-$(1).json >/dev/null; \
+	  .tmp/scheduler-$(1).json; \
 	cat .tmp/scheduler-$(1).json; echo
 endef
 
