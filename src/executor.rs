@@ -891,6 +891,12 @@ impl<'a> Executor<'a> {
             .deadline
             .map(|d| d.checked_sub(self.options.deadline_margin).unwrap_or(d));
         let until = deadline_end.map_or(bound_end, |d| d.min(bound_end));
+        // Short bounds (local runs) still get a few polls.
+        let poll = self
+            .options
+            .poll_interval
+            .min(bound / 4)
+            .max(Duration::from_millis(10));
         loop {
             match check().await {
                 Ok(true) => return Ok(StepResult::Done(None)),
@@ -900,7 +906,7 @@ impl<'a> Executor<'a> {
                 }
                 Err(e) => return Err(e),
             }
-            if Instant::now() + self.options.poll_interval > until {
+            if Instant::now() + poll > until {
                 let message = format!(
                     "gave up waiting after {} s for {what}",
                     started.elapsed().as_secs()
@@ -911,7 +917,7 @@ impl<'a> Executor<'a> {
                     StepResult::TimedOut(message)
                 });
             }
-            tokio::time::sleep(self.options.poll_interval).await;
+            tokio::time::sleep(poll).await;
         }
     }
 

@@ -163,11 +163,16 @@ async fn invoke(handler: &Handler, source: &str) -> ExitCode {
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("serialisable")
-    );
-    ExitCode::SUCCESS
+    use std::io::Write;
+    let text = serde_json::to_string_pretty(value).expect("serialisable");
+    // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            eprintln!("cannot write the response: {e}");
+            ExitCode::FAILURE
+        }
+        _ => ExitCode::SUCCESS,
+    }
 }
 
 fn init_tracing(json: bool) {
