@@ -137,6 +137,13 @@ locals {
         "application-autoscaling:scalable-dimension" = ["ecs:service:DesiredCount"]
     } } },
 
+    # A target-tracking PutScalingPolicy creates (and on replacement deletes) its CloudWatch
+    # alarms with the caller's permissions; Application Auto Scaling names them
+    # TargetTracking-service/<cluster>/<service>-...
+    { sid     = "AutoScalingTargetTrackingAlarms", api = true, condition = {},
+      actions = ["cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm"]
+    resources = ["arn:${local.partition}:cloudwatch:${local.region}:${local.account_id}:alarm:TargetTracking-service/${aws_ecs_cluster.this.name}/*"] },
+
     # --- S3: spec, state and history of this environment --------------------------------
     { sid = "StateObjectsOfEnvironment", api = true, condition = {},
     actions = ["s3:GetObject", "s3:PutObject"], resources = ["${local.base.state_bucket_arn}/${var.environment}/*"] },

@@ -9,6 +9,9 @@ pub const REQUIRED_ACTIONS: &[&str] = &[
     "application-autoscaling:DescribeScalingPolicies",
     "application-autoscaling:PutScalingPolicy",
     "application-autoscaling:RegisterScalableTarget",
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:PutMetricAlarm",
     "ec2:AllocateAddress",
     "ec2:CreateNatGateway",
     "ec2:CreateRoute",
@@ -92,6 +95,11 @@ mod tests {
         "elasticloadbalancing:AddTags",
         // wafv2:AssociateWebACL / DisassociateWebACL on an ALB also need this ELB-side action.
         "elasticloadbalancing:SetWebAcl",
+        // A target-tracking PutScalingPolicy creates (and on replacement deletes) its CloudWatch
+        // alarms with the caller's permissions.
+        "cloudwatch:DeleteAlarms",
+        "cloudwatch:DescribeAlarms",
+        "cloudwatch:PutMetricAlarm",
         // GetObject on a missing key answers 404 NoSuchKey only with ListBucket (403 without).
         "s3:ListBucket",
     ];
