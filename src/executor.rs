@@ -438,15 +438,7 @@ impl<'a> Executor<'a> {
                     .await?;
                 // The Elastic IP cannot be released before the gateway is gone: running out of
                 // time here is a (retried) failure of the step, never a warning.
-                match result {
-                    StepResult::TimedOut(m) => Err(AwsError {
-                        operation: "DescribeNatGateways",
-                        code: None,
-                        message: m,
-                        kind: ErrorKind::Transient,
-                    }),
-                    ok => Ok(ok),
-                }
+                must_finish(result, "DescribeNatGateways")
             }
             ReleaseAddress { nat, allocation_id } => {
                 c.network.release_address(allocation_id).await?;
@@ -580,15 +572,7 @@ impl<'a> Executor<'a> {
                     .await?;
                 // Routes to a gateway that is not available would blackhole traffic: a timeout
                 // here is a failure of the step, not a warning.
-                match result {
-                    StepResult::TimedOut(m) => Err(AwsError {
-                        operation: "DescribeNatGateways",
-                        code: None,
-                        message: m,
-                        kind: ErrorKind::Transient,
-                    }),
-                    ok => Ok(ok),
-                }
+                must_finish(result, "DescribeNatGateways")
             }
             CreateRoute {
                 route_table_id,
@@ -661,15 +645,7 @@ impl<'a> Executor<'a> {
                         },
                     )
                     .await?;
-                match result {
-                    StepResult::TimedOut(m) => Err(AwsError {
-                        operation: "DescribeLoadBalancers",
-                        code: None,
-                        message: m,
-                        kind: ErrorKind::Transient,
-                    }),
-                    ok => Ok(ok),
-                }
+                must_finish(result, "DescribeLoadBalancers")
             }
             SetLoadBalancerAttributes { .. } => {
                 let arn = self.lb_arn(ledger)?;
@@ -991,6 +967,21 @@ impl<'a> Executor<'a> {
 fn retry_anyway(kind: &StepKind, e: &AwsError) -> bool {
     matches!(kind, StepKind::ReleaseAddress { .. })
         && e.has_code(&["InvalidIPAddress.InUse", "AuthFailure"])
+}
+
+/// For waits whose end later steps depend on (a NAT gateway available or deleted, the ALB
+/// active): running out of time is a transient failure of the step (retried, and resumed by the
+/// next invocation), never a warning that lets dependents run too early.
+fn must_finish(result: StepResult, operation: &'static str) -> Result<StepResult, AwsError> {
+    match result {
+        StepResult::TimedOut(message) => Err(AwsError {
+            operation,
+            code: None,
+            message,
+            kind: ErrorKind::Transient,
+        }),
+        other => Ok(other),
+    }
 }
 
 /// Jitter in [0, 0.5) of the backoff: different for concurrent invocations (their ids differ),
