@@ -120,7 +120,7 @@ async fn bench_invocations_against_moto() {
     }
     for (what, payload, expected) in [
         (
-            "reconcile, nothing to do",
+            "repeated scheduled start (no-op)",
             json!({"action": "start", "trigger": "schedule"}),
             Outcome::NoOp,
         ),
