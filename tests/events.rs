@@ -34,6 +34,32 @@ fn every_sample_payload_parses_to_its_documented_action() {
             Trigger::Schedule,
             false,
         ),
+        (
+            "scheduler-reconcile.json",
+            Action::Reconcile,
+            Trigger::Schedule,
+            false,
+        ),
+        (
+            "reconcile-dry-run-at.json",
+            Action::Reconcile,
+            Trigger::Manual,
+            true,
+        ),
+        ("start-hold.json", Action::Start, Trigger::Manual, false),
+        ("stop-force.json", Action::Stop, Trigger::Manual, false),
+        (
+            "override-keep-running.json",
+            Action::Override,
+            Trigger::Manual,
+            false,
+        ),
+        (
+            "override-clear.json",
+            Action::Override,
+            Trigger::Manual,
+            false,
+        ),
     ];
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
     let mut on_disk: Vec<String> = std::fs::read_dir(dir)
