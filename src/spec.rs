@@ -820,12 +820,6 @@ impl Spec {
                 );
             }
         }
-        if !self.services.is_empty()
-            && self.nat_gateways.is_empty()
-            && self.services.iter().any(|s| !s.assign_public_ip)
-        {
-            // Not an error: some tiers use VPC endpoints instead of NAT. Nothing to report.
-        }
     }
 }
 
