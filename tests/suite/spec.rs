@@ -5,7 +5,7 @@ use runtime_scheduler::spec::{json_schema, Spec};
 use serde_json::{json, Value};
 
 fn example() -> Value {
-    serde_json::from_slice(include_bytes!("../docs/runtime-spec.example.json")).unwrap()
+    serde_json::from_slice(include_bytes!("../../docs/runtime-spec.example.json")).unwrap()
 }
 
 fn problems(spec: &Value) -> Vec<String> {
@@ -30,7 +30,7 @@ fn the_committed_schema_matches_the_rust_types() {
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
         committed == generated,
-        "docs/runtime-spec.schema.json is stale: run `UPDATE_SCHEMA=1 cargo test --test spec` and commit it"
+        "docs/runtime-spec.schema.json is stale: run `UPDATE_SCHEMA=1 cargo test --test suite spec::` and commit it"
     );
 }
 

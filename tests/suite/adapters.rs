@@ -1,7 +1,7 @@
 //! The real adapters over the wire against moto: create/describe/delete round trips, "already
 //! done" is success, and S3 conditional writes.
 
-mod support;
+use crate::support;
 
 use runtime_scheduler::aws::{Clients, ErrorKind, Precondition, PutError};
 use runtime_scheduler::model::{

@@ -2,7 +2,7 @@
 //! Every outcome is verified by describing the resources with plain SDK clients, never by
 //! trusting the scheduler's own response.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! and the handler, and how many AWS calls each makes (moto's recorder), which is what a
 //! reconcile every 15 minutes costs.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

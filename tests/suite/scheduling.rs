@@ -3,7 +3,7 @@
 //!
 //! The demo spec's window is 08:00 to 20:00 America/New_York on weekdays (EST = UTC-5 here).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -23,7 +23,7 @@ const LB_ARN: &str = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadba
 const LB_DNS: &str = "demo-web-1234567890.us-east-1.elb.amazonaws.com";
 
 fn spec() -> Spec {
-    Spec::from_json(include_bytes!("../docs/runtime-spec.example.json"), ENV)
+    Spec::from_json(include_bytes!("../../docs/runtime-spec.example.json"), ENV)
         .expect("the example spec is valid")
 }
 
