@@ -57,8 +57,11 @@ async fn bench_invocations_against_moto() {
         ("AWS_ENDPOINT_URL", moto.endpoint()),
     ]);
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let mut h = Handler::new(config, Clients::from_sdk_config(&sdk, &env.bucket, true));
-    h.tune = |o| o.poll_interval = Duration::from_millis(50);
+    let mut h = Handler::new(
+        config,
+        Clients::from_sdk_config(&sdk, &env.bucket, true, Default::default()),
+    );
+    h.tune = |o| o.fast_poll = Duration::from_millis(50);
     let mut n = 0;
     let mut run = |payload: serde_json::Value| {
         n += 1;
@@ -68,7 +71,7 @@ async fn bench_invocations_against_moto() {
             let t = Instant::now();
             let r = h
                 .handle(
-                    &payload,
+                    payload.to_string().as_bytes(),
                     Invocation {
                         id,
                         now: chrono::Utc::now(),

@@ -3,10 +3,11 @@
 
 use chrono::{TimeZone, Utc};
 use runtime_scheduler::model::*;
-use runtime_scheduler::plan::{
-    owner_record_value, plan, Observed, ObservedLoadBalancer, ObservedName, ObservedService, Plan,
-    StepKind, OWNER_RECORD_PREFIX,
+use runtime_scheduler::observe::{Observed, ObservedLoadBalancer, ObservedName, ObservedService};
+use runtime_scheduler::ownership::{
+    owner_record_value, ownership_tags, OWNER_RECORD_PREFIX, TAG_EIP_MODE, TAG_NAT,
 };
+use runtime_scheduler::plan::{plan_start, plan_stop, NetworkStep, Plan, ServiceStep, StepKind};
 use runtime_scheduler::schedule::Desired;
 use runtime_scheduler::spec::Spec;
 use runtime_scheduler::state::{RecordedService, State};
@@ -79,6 +80,7 @@ impl Tier {
             RecordedService {
                 desired_count: 3,
                 scaling: Some(ScalingBounds { min: 2, max: 6 }),
+                task_definition: None,
                 recorded_at: now(),
             },
         );
@@ -87,6 +89,7 @@ impl Tier {
             RecordedService {
                 desired_count: 2,
                 scaling: None,
+                task_definition: None,
                 recorded_at: now(),
             },
         );
@@ -119,6 +122,7 @@ impl Tier {
             allocation_id: "eipalloc-0000000000000000a".into(),
             public_ip: "203.0.113.10".into(),
             association_id: Some("eipassoc-1".into()),
+            instance_id: None,
             tags: owned(&[(TAG_NAT, "a"), (TAG_EIP_MODE, "keep")]),
         };
         let nat_id = nat.id.clone();
@@ -180,6 +184,9 @@ impl Tier {
                 running_count: desired,
                 pending_count: 0,
                 deployments: 1,
+                task_definition: Some(format!(
+                    "arn:aws:ecs:us-east-1:123456789012:task-definition/demo-{name}:7"
+                )),
                 tags: owned(&[]),
             },
             bounds,
@@ -193,7 +200,15 @@ impl Tier {
             load_balancer: ObservedLoadBalancer {
                 load_balancer: Some(lb),
                 listeners,
-                attributes_match: true,
+                attributes: Some(
+                    spec.load_balancer
+                        .as_ref()
+                        .unwrap()
+                        .attributes
+                        .wanted()
+                        .into_iter()
+                        .collect(),
+                ),
                 web_acl_arn: None,
             },
             names: vec![ObservedName {
@@ -320,7 +335,7 @@ impl Tier {
     }
 
     fn attributes_drifted(mut self) -> Tier {
-        self.observed.load_balancer.attributes_match = false;
+        self.observed.load_balancer.attributes = Some(Default::default());
         self
     }
 
@@ -360,7 +375,10 @@ impl Tier {
     }
 
     fn plan(&self, desired: Desired) -> Plan {
-        plan(desired, &self.spec, &self.observed, &self.state, now())
+        match desired {
+            Desired::Running => plan_start(&self.spec, &self.observed, &self.state),
+            Desired::Stopped => plan_stop(&self.spec, &self.observed, &self.state, now()),
+        }
     }
 }
 
@@ -412,8 +430,6 @@ const FULL_STOP: &[&str] = &[
     "scale-service service/demo/backend",
     "scale-service service/demo/frontend",
     "delete-records record/demo.example.com.",
-    "delete-listener listener/80",
-    "delete-listener listener/443",
     "delete-load-balancer load-balancer",
     "delete-route route/rtb-0a1b2c3d4e5f60011/0.0.0.0/0",
     "delete-route route/rtb-0a1b2c3d4e5f60012/0.0.0.0/0",
@@ -680,8 +696,6 @@ fn stop_plans_per_resource_state() {
                 "scale-service service/demo/backend",
                 "scale-service service/demo/frontend",
                 "delete-records record/demo.example.com.",
-                "delete-listener listener/80",
-                "delete-listener listener/443",
                 "delete-load-balancer load-balancer",
             ],
             2,
@@ -766,6 +780,7 @@ fn a_repeated_stop_keeps_the_counts_recorded_by_the_first() {
         RecordedService {
             desired_count: 4,
             scaling: None,
+            task_definition: None,
             recorded_at: now(),
         },
     );
@@ -780,37 +795,45 @@ fn a_repeated_stop_keeps_the_counts_recorded_by_the_first() {
 fn the_recorded_kept_address_is_reused_and_the_surplus_released() {
     let plan = Tier::stopped().surplus_address().plan(Desired::Running);
     let create = plan.steps.iter().find_map(|s| match &s.kind {
-        StepKind::CreateNatGateway { allocation_id, .. } => Some(allocation_id.clone()),
+        StepKind::Network(NetworkStep::CreateNatGateway { allocation_id, .. }) => {
+            Some(allocation_id.clone())
+        }
         _ => None,
     });
     assert_eq!(create, Some(Some("eipalloc-0000000000000000a".to_string())));
     assert!(plan.steps.iter().any(|s| s.kind
-        == StepKind::ReleaseAddress {
+        == StepKind::Network(NetworkStep::ReleaseAddress {
             nat: "a".into(),
             allocation_id: "eipalloc-00000000000000000".into()
-        }));
+        })));
 }
 
 #[test]
 fn start_restores_recorded_counts_and_bounds_not_the_spec_values() {
     let plan = Tier::stopped().plan(Desired::Running);
     let kinds: Vec<&StepKind> = plan.steps.iter().map(|s| &s.kind).collect();
-    assert!(kinds.contains(&&StepKind::ScaleService {
-        cluster: "demo".into(),
-        service: "backend".into(),
-        desired_count: 3
-    }));
-    assert!(kinds.contains(&&StepKind::ScaleService {
-        cluster: "demo".into(),
-        service: "frontend".into(),
-        desired_count: 2
-    }));
-    assert!(kinds.contains(&&StepKind::RestoreScaling {
-        cluster: "demo".into(),
-        service: "backend".into(),
-        min: 2,
-        max: 6
-    }));
+    assert!(
+        kinds.contains(&&StepKind::Service(ServiceStep::ScaleService {
+            cluster: "demo".into(),
+            service: "backend".into(),
+            desired_count: 3
+        }))
+    );
+    assert!(
+        kinds.contains(&&StepKind::Service(ServiceStep::ScaleService {
+            cluster: "demo".into(),
+            service: "frontend".into(),
+            desired_count: 2
+        }))
+    );
+    assert!(
+        kinds.contains(&&StepKind::Service(ServiceStep::RestoreScaling {
+            cluster: "demo".into(),
+            service: "backend".into(),
+            min: 2,
+            max: 6
+        }))
+    );
 }
 
 #[test]
@@ -821,12 +844,22 @@ fn stop_releases_addresses_only_in_release_mode_after_the_gateway_is_deleted() {
     let release = plan
         .steps
         .iter()
-        .find(|s| matches!(s.kind, StepKind::ReleaseAddress { .. }))
+        .find(|s| {
+            matches!(
+                s.kind,
+                StepKind::Network(NetworkStep::ReleaseAddress { .. })
+            )
+        })
         .expect("a release step");
     let wait = plan
         .steps
         .iter()
-        .find(|s| matches!(s.kind, StepKind::WaitNatDeleted { .. }))
+        .find(|s| {
+            matches!(
+                s.kind,
+                StepKind::Network(NetworkStep::WaitNatDeleted { .. })
+            )
+        })
         .unwrap();
     assert_eq!(
         release.after,
@@ -873,13 +906,14 @@ fn stop_scales_services_down_before_removing_their_egress_and_ingress() {
     let scale_ids: Vec<usize> = plan
         .steps
         .iter()
-        .filter(|s| matches!(s.kind, StepKind::ScaleService { .. }))
+        .filter(|s| matches!(s.kind, StepKind::Service(ServiceStep::ScaleService { .. })))
         .map(|s| s.id)
         .collect();
     for s in plan.steps.iter().filter(|s| {
         matches!(
             s.kind,
-            StepKind::DeleteRoute { .. } | StepKind::DeleteRecords { .. }
+            StepKind::Network(NetworkStep::DeleteRoute { .. })
+                | StepKind::Dns(runtime_scheduler::plan::DnsStep::DeleteRecords { .. })
         )
     }) {
         for id in &scale_ids {

@@ -1,4 +1,4 @@
-//! Reliability suites on the AWS simulator (`tests/sim/`), all on tokio's virtual clock:
+//! Reliability suites on the AWS simulator (`tests/suite/sim/`), all on tokio's virtual clock:
 //! crash at every step, transient and permanent faults on every operation, concurrent
 //! invocations, Lambda deadlines, ownership decoys and bad input.
 //!
@@ -6,7 +6,6 @@
 //! at once), writes the table to `docs/reliability.md`, and only then asserts, so one run both
 //! documents and checks. `RELIABILITY_FILTER=<substring>` runs only matching scenarios (and
 //! leaves the document alone).
-
 
 use crate::sim;
 
@@ -19,11 +18,11 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use runtime_scheduler::config::Config;
 use runtime_scheduler::handler::{Handler, HandlerError, Invocation, Outcome, Response};
-use runtime_scheduler::model::{
-    ownership_tags, ScalingBounds, Tags, MANAGED_BY_VALUE, TAG_EIP_MODE, TAG_ENVIRONMENT,
-    TAG_MANAGED_BY, TAG_NAT,
+use runtime_scheduler::model::{ScalingBounds, Tags};
+use runtime_scheduler::ownership::{
+    is_owned, owner_record_value, ownership_tags, MANAGED_BY_VALUE, OWNER_RECORD_PREFIX,
+    TAG_EIP_MODE, TAG_ENVIRONMENT, TAG_MANAGED_BY, TAG_NAT,
 };
-use runtime_scheduler::plan::{owner_record_value, OWNER_RECORD_PREFIX};
 use runtime_scheduler::spec::{Action as SpecAction, Spec};
 use runtime_scheduler::state::Phase;
 use serde_json::{json, Value};
@@ -380,7 +379,7 @@ impl Env {
         let handler = self.handler(tag);
         handler
             .handle(
-                &payload,
+                payload.to_string().as_bytes(),
                 Invocation {
                     id: tag.into(),
                     now: self.now(),
@@ -526,7 +525,8 @@ fn retries(calls: &[sim::Call]) -> usize {
         // A not-found answer (a state document that does not exist yet) is an answer, not a
         // failure; asking again later is not a retry.
         let not_found = c.error.as_deref().is_some_and(|e| {
-            runtime_scheduler::aws::classify(Some(e)) == runtime_scheduler::aws::ErrorKind::NotFound
+            runtime_scheduler::aws::classify(c.operation, Some(e))
+                == runtime_scheduler::aws::ErrorKind::NotFound
         });
         if c.error.is_some() && !not_found {
             failed.insert(key);
@@ -855,7 +855,7 @@ mod suites {
                     let key = ("demo".to_string(), "backend".to_string());
                     w.scalable_targets.insert(key.clone(), ScalingBounds { min: 2, max: 6 });
                     w.set_desired(&key, 3, now);
-                    w.addresses.values().find(|a| a.tags.get(TAG_NAT).map(String::as_str) == Some("a") && runtime_scheduler::model::is_owned(&a.tags, ENV)).map(|a| a.public_ip.clone())
+                    w.addresses.values().find(|a| a.tags.get(TAG_NAT).map(String::as_str) == Some("a") && is_owned(&a.tags, ENV)).map(|a| a.public_ip.clone())
                 };
                 env.settle().await;
                 let mut p = Problems::default();
@@ -874,7 +874,7 @@ mod suites {
                     .world()
                     .addresses
                     .values()
-                    .find(|a| a.tags.get(TAG_NAT).map(String::as_str) == Some("a") && runtime_scheduler::model::is_owned(&a.tags, ENV))
+                    .find(|a| a.tags.get(TAG_NAT).map(String::as_str) == Some("a") && is_owned(&a.tags, ENV))
                     .map(|a| a.public_ip.clone());
                 p.check(kept.is_some() && kept == again, || format!("egress IP was {kept:?}, is {again:?}"));
                 env.report(p.0, format!("egress IP {}", kept.unwrap_or_default()))
@@ -1230,7 +1230,7 @@ mod suites {
                                         p.check(resp.outcome == Outcome::Failed && resp.phase == Phase::Failed, || {
                                             format!("{label}: outcome {:?} phase {:?}", resp.outcome, resp.phase)
                                         });
-                                        let err = resp.error.clone().unwrap_or(runtime_scheduler::state::FailureRecord { step: None, code: None, message: String::new() });
+                                        let err = resp.error.clone().unwrap_or(runtime_scheduler::state::FailureRecord { step: None, operation: None, code: None, message: String::new() });
                                         p.check(err.code.as_deref() == Some(code.as_str()), || format!("{label}: error code {:?}, expected {code}", err.code));
                                         p.check(err.step.is_some(), || format!("{label}: the error names no step"));
                                         let failed: BTreeSet<usize> = resp.steps.iter().filter(|s| s.status == "failed").map(|s| s.id).collect();
@@ -1304,7 +1304,12 @@ mod suites {
                         };
                         let action = *action;
                         tokio::task::spawn_local(async move {
-                            (tag, handler.handle(&payload(action), invocation).await)
+                            (
+                                tag,
+                                handler
+                                    .handle(payload(action).to_string().as_bytes(), invocation)
+                                    .await,
+                            )
                         })
                     })
                     .collect();
@@ -1696,7 +1701,7 @@ mod suites {
             (
                 "payload: unknown trigger",
                 Input::Payload(json!({"action": "start", "trigger": "cron"})),
-                "'trigger' must be",
+                "'trigger' is 'cron'; expected one of manual, schedule",
             ),
             (
                 "payload: environment is a number",
@@ -1747,7 +1752,7 @@ mod suites {
             (
                 "payload: override without mode",
                 Input::Payload(json!({"action": "override"})),
-                "'override' needs 'mode'",
+                "missing 'mode' (one of keep-running, keep-stopped, clear)",
             ),
             (
                 "payload: override with an unknown mode",
@@ -1759,26 +1764,26 @@ mod suites {
                 Input::Payload(
                     json!({"action": "override", "mode": "keep-stopped", "until": "tomorrow"}),
                 ),
-                "'until' is 'tomorrow', not an RFC 3339 timestamp",
+                "'until': 'tomorrow' is not an RFC 3339 timestamp",
             ),
             (
                 "payload: override until in the past",
                 Input::Payload(
                     json!({"action": "override", "mode": "keep-stopped", "until": "2020-01-01T00:00:00Z"}),
                 ),
-                "'until' is in the past",
+                "'until': 2020-01-01T00:00:00+00:00 is in the past",
             ),
             (
                 "payload: override clear with until",
                 Input::Payload(
                     json!({"action": "override", "mode": "clear", "until": "2027-01-01T00:00:00Z"}),
                 ),
-                "'until' makes no sense with mode clear",
+                "'until' and 'for' make no sense with mode clear",
             ),
             (
                 "payload: mode on a start",
                 Input::Payload(json!({"action": "start", "mode": "keep-running"})),
-                "only apply to the override action",
+                "'mode' does not apply to start",
             ),
             (
                 "payload: force is a string",
@@ -1788,12 +1793,12 @@ mod suites {
             (
                 "payload: force on a scheduled start",
                 Input::Payload(json!({"action": "start", "trigger": "schedule", "force": true})),
-                "'force' only applies to a manual start or stop",
+                "apply only to a manual start or stop",
             ),
             (
                 "payload: hold_for that is not a duration",
                 Input::Payload(json!({"action": "start", "hold_for": "forever"})),
-                "'hold_for' is 'forever'",
+                "'hold_for': 'forever' is not a duration",
             ),
             (
                 "payload: hold_for and hold_until together",
@@ -1805,12 +1810,12 @@ mod suites {
             (
                 "payload: at without dry_run",
                 Input::Payload(json!({"action": "start", "at": "2026-11-27T08:00:00Z"})),
-                "'at' is only allowed with",
+                "'at' needs \"dry_run\": true",
             ),
             (
                 "spec: missing",
                 Input::NoSpec,
-                "does not exist; apply terraform-runtime first",
+                "does not exist; terraform-runtime writes it",
             ),
             (
                 "spec: not JSON",
@@ -2147,7 +2152,7 @@ mod suites {
     }
 
     fn overrides() -> Vec<Scenario> {
-        use runtime_scheduler::schedule::{TAG_OVERRIDE, TAG_OVERRIDE_UNTIL};
+        use runtime_scheduler::ownership::{TAG_OVERRIDE, TAG_OVERRIDE_UNTIL};
         let mut v = Vec::new();
         let malformed: [(&str, &[(&str, &str)], &str); 6] = [
             (

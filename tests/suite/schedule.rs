@@ -3,27 +3,25 @@
 //! expiry, holds, force. The instant is always injected.
 
 use chrono::{DateTime, Duration, Utc};
-use runtime_scheduler::event::Trigger;
+use runtime_scheduler::command::{HoldRequest, Trigger};
 use runtime_scheduler::model::Tags;
+use runtime_scheduler::ownership::{TAG_OVERRIDE, TAG_OVERRIDE_UNTIL};
 use runtime_scheduler::schedule::{
-    decide, parse_duration, DecisionInput, Desired, Hold, Intent, OverrideTags, Window,
-    TAG_OVERRIDE, TAG_OVERRIDE_UNTIL,
+    decide, next_change, DecisionInput, Desired, Hold, Intent, OverrideTags, Window,
 };
 use runtime_scheduler::spec::ScheduleSpec;
+use runtime_scheduler::time::{parse_span, MAX_HOLD};
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
 }
 
 fn window(tz: &str, start: &str, stop: &str, days: &[&str], skip: &[&str]) -> Window {
-    Window::from_spec(&ScheduleSpec {
-        timezone: tz.into(),
-        start: start.into(),
-        stop: stop.into(),
-        days: days.iter().map(|d| d.to_string()).collect(),
-        skip_dates: skip.iter().map(|d| d.to_string()).collect(),
-    })
-    .expect("valid window")
+    let spec: ScheduleSpec = serde_json::from_value(serde_json::json!({
+        "timezone": tz, "start": start, "stop": stop, "days": days, "skip_dates": skip,
+    }))
+    .expect("a valid schedule");
+    Window::from_spec(&spec)
 }
 
 const WEEKDAYS: &[&str] = &["MON", "TUE", "WED", "THU", "FRI"];
@@ -59,8 +57,7 @@ struct Case {
     window: Option<Window>,
     cluster_tags: Vec<(String, Tags)>,
     hold: Option<Hold>,
-    hold_for: Option<Duration>,
-    hold_until: Option<DateTime<Utc>>,
+    hold_request: Option<HoldRequest>,
 }
 
 impl Case {
@@ -73,8 +70,7 @@ impl Case {
             window: Some(new_york()),
             cluster_tags: tags(&[]),
             hold: None,
-            hold_for: None,
-            hold_until: None,
+            hold_request: None,
         }
     }
     fn reconcile(now: &str) -> Case {
@@ -112,11 +108,11 @@ impl Case {
         self
     }
     fn hold_for(mut self, d: &str) -> Case {
-        self.hold_for = parse_duration(d);
+        self.hold_request = Some(HoldRequest::For(parse_span(d, MAX_HOLD).unwrap()));
         self
     }
     fn hold_until(mut self, t: &str) -> Case {
-        self.hold_until = Some(utc(t));
+        self.hold_request = Some(HoldRequest::Until(utc(t)));
         self
     }
 }
@@ -716,8 +712,7 @@ fn decisions_follow_the_window_overrides_and_holds() {
             overrides: &overrides,
             hold: case.hold.as_ref(),
             default_hold: Duration::hours(2),
-            hold_until: case.hold_until,
-            hold_for: case.hold_for,
+            hold_request: case.hold_request,
         });
         assert_eq!(decision.desired, desired, "case '{name}': {decision:#?}");
         let text = format!("{} | {}", decision.reason, decision.notes.join(" | "));
@@ -763,10 +758,41 @@ fn next_transition_skips_a_skip_date() {
 
 #[test]
 fn durations_parse_like_people_write_them() {
-    assert_eq!(parse_duration("3h"), Some(Duration::hours(3)));
-    assert_eq!(parse_duration("1h30m"), Some(Duration::minutes(90)));
-    assert_eq!(parse_duration("2d"), Some(Duration::days(2)));
-    for bad in ["", "3", "h", "3x", "-1h", "0m"] {
-        assert_eq!(parse_duration(bad), None, "{bad:?}");
+    assert_eq!(parse_span("3h", MAX_HOLD), Ok(Duration::hours(3)));
+    assert_eq!(parse_span("1h30m", MAX_HOLD), Ok(Duration::minutes(90)));
+    assert_eq!(parse_span("2d", MAX_HOLD), Ok(Duration::days(2)));
+    for bad in ["", "3", "h", "3x", "-1h", "0m", "40d"] {
+        assert!(parse_span(bad, MAX_HOLD).is_err(), "{bad:?}");
     }
+}
+
+#[test]
+fn during_a_manual_hold_the_next_transition_is_the_hold_ending() {
+    // 21:00 in New York on a Wednesday, outside the window: a manual start held until 23:00.
+    let now = utc("2026-12-03T02:00:00Z");
+    let hold = Hold {
+        desired: Running,
+        until: utc("2026-12-03T04:00:00Z"),
+        reason: "demo".into(),
+        set_by: "manual start".into(),
+    };
+    let w = new_york();
+    let next = next_change(Some(&w), &OverrideTags::None, Some(&hold), now);
+    assert_eq!(next, Some((utc("2026-12-03T04:00:00Z"), Stopped)));
+    // Without the hold, the next change is the window opening at 08:00.
+    let next = next_change(Some(&w), &OverrideTags::None, None, now);
+    assert_eq!(next, Some((utc("2026-12-03T13:00:00Z"), Running)));
+}
+
+#[test]
+fn an_override_until_an_instant_is_the_next_transition_when_it_changes_something() {
+    // Inside the window on a Wednesday, keep-stopped until 15:00 New York.
+    let now = utc("2026-12-02T15:00:00Z");
+    let tags = tags(&[
+        (TAG_OVERRIDE, "keep-stopped"),
+        (TAG_OVERRIDE_UNTIL, "2026-12-02T20:00:00Z"),
+    ]);
+    let overrides = OverrideTags::read(&tags, now);
+    let next = next_change(Some(&new_york()), &overrides, None, now);
+    assert_eq!(next, Some((utc("2026-12-02T20:00:00Z"), Running)));
 }

@@ -42,9 +42,12 @@ async fn setup() -> (Moto, SdkConfig, DemoEnv, Handler) {
         ("AWS_ENDPOINT_URL", moto.endpoint()),
     ]);
     let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
-    let mut handler = Handler::new(config, Clients::from_sdk_config(&sdk, &env.bucket, true));
+    let mut handler = Handler::new(
+        config,
+        Clients::from_sdk_config(&sdk, &env.bucket, true, Default::default()),
+    );
     handler.tune = |o| {
-        o.poll_interval = Duration::from_millis(100);
+        o.fast_poll = Duration::from_millis(100);
         o.base_backoff = Duration::from_millis(10);
     };
     (moto, sdk, env, handler)
@@ -58,7 +61,7 @@ async fn invoke_at(handler: &Handler, payload: Value, now: &str) -> Response {
     );
     handler
         .handle(
-            &payload,
+            payload.to_string().as_bytes(),
             Invocation {
                 id,
                 now: at(now),
@@ -288,10 +291,11 @@ async fn a_manual_start_at_night_is_held_then_put_back_to_sleep() {
 
     let status = invoke_at(&h, json!({"action": "status"}), "2026-12-02T03:50:00Z").await;
     assert!(status.hold.is_some());
-    assert_eq!(
-        status.next_transition.as_ref().unwrap().at_local,
-        "2026-12-02T08:00:00-05:00"
-    );
+    // The hold puts the tier to sleep before the window opens: that is the next transition,
+    // in the schedule's zone, to the second.
+    let next = status.next_transition.as_ref().unwrap();
+    assert_eq!(next.at_local, "2026-12-01T23:00:00-05:00");
+    assert_eq!(next.desired, runtime_scheduler::schedule::Desired::Stopped);
 
     let r = invoke_at(
         &h,

@@ -4,13 +4,12 @@
 
 use std::collections::BTreeMap;
 
-use runtime_scheduler::model::{is_owned, NatState, ScalingBounds, TAG_NAT};
-use runtime_scheduler::plan::{owner_record_value, OWNER_RECORD_PREFIX};
+use runtime_scheduler::model::{NatState, ScalingBounds};
+use runtime_scheduler::ownership::{is_owned, owner_record_value, OWNER_RECORD_PREFIX, TAG_NAT};
 use runtime_scheduler::spec::{normalize_dns_name, ElasticIpMode, Spec};
 use runtime_scheduler::state::{Phase, State};
 use tokio::time::Instant;
 
-use super::elb::wanted_attributes;
 use super::{Sim, SimTarget, World};
 
 /// What each service should run with once started: desired count and auto-scaling bounds.
@@ -236,11 +235,11 @@ impl World {
                     if !self.lb_active(lb, now) {
                         v.push("the ALB is not active".into());
                     }
-                    for (k, want) in wanted_attributes(&lb_spec.attributes) {
-                        if lb.attributes.get(k) != Some(&want) {
+                    for (k, want) in lb_spec.attributes.wanted() {
+                        if lb.attributes.get(&k) != Some(&want) {
                             v.push(format!(
                                 "ALB attribute {k} is {:?}, expected {want}",
-                                lb.attributes.get(k)
+                                lb.attributes.get(&k)
                             ));
                         }
                     }

@@ -1,18 +1,12 @@
 //! Route53: record sets, atomic change batches validated like Route53 (a DELETE must match the
-//! record exactly), and changes that take time to be `INSYNC`. Then the same translations and
-//! waits as `src/aws/dns.rs`.
-
-use std::time::Duration;
+//! record exactly), and changes that take time to be `INSYNC`.
 
 use async_trait::async_trait;
-use runtime_scheduler::aws::{AwsError, Dns, ErrorKind, Result};
+use runtime_scheduler::aws::{Dns, Result};
 use runtime_scheduler::model::{AliasTarget, RecordChange, RecordSet};
 use runtime_scheduler::spec::normalize_dns_name;
 
 use super::{aws_error, SimClient, SimRecord, World, ELB_ZONE_ID};
-
-/// The adapter's default bound on waiting for `INSYNC`.
-const MAX_WAIT: Duration = Duration::from_secs(180);
 
 fn record_view(r: &SimRecord) -> RecordSet {
     RecordSet {
@@ -212,50 +206,20 @@ impl SimClient {
         )
         .await
     }
-
-    async fn wait_in_sync(&self, change_id: &str) -> Result<()> {
-        let started = tokio::time::Instant::now();
-        let mut delay = Duration::from_secs(2);
-        loop {
-            let insync = self
-                .call("GetChange", false, format!("id={change_id}"), |w, now| {
-                    w.changes.get(change_id).map(|t| now >= *t).ok_or_else(|| {
-                        aws_error(
-                            "GetChange",
-                            "NoSuchChange",
-                            format!("change {change_id} not found"),
-                        )
-                    })
-                })
-                .await?;
-            if insync {
-                return Ok(());
-            }
-            if started.elapsed() + delay > MAX_WAIT {
-                return Err(AwsError {
-                    operation: "GetChange",
-                    code: None,
-                    message: format!(
-                        "change {change_id} is still PENDING after {}s",
-                        started.elapsed().as_secs()
-                    ),
-                    kind: ErrorKind::Transient,
-                });
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(10));
-        }
-    }
 }
 
 #[async_trait]
 impl Dns for SimClient {
-    async fn records_at(&self, zone_id: &str, name: &str) -> Result<Vec<RecordSet>> {
-        let wanted = normalize_dns_name(name);
+    async fn records(&self, zone_id: &str, name: &str, names: &[String]) -> Result<Vec<RecordSet>> {
+        let base = normalize_dns_name(name);
+        let wanted: Vec<String> = std::iter::once(base.clone())
+            .chain(names.iter().map(|n| normalize_dns_name(n)))
+            .collect();
+        // One listing from `name`: the names under it follow it in Route53's order.
         self.call(
             "ListResourceRecordSets",
             false,
-            format!("zone={zone_id} start={wanted}"),
+            format!("zone={zone_id} start={base}"),
             |w, _| {
                 let Some(zone) = w.zones.get(zone_id) else {
                     return Err(aws_error(
@@ -266,7 +230,7 @@ impl Dns for SimClient {
                 };
                 Ok(zone
                     .values()
-                    .filter(|r| r.name == wanted)
+                    .filter(|r| wanted.contains(&r.name))
                     .map(record_view)
                     .collect())
             },
@@ -274,35 +238,20 @@ impl Dns for SimClient {
         .await
     }
 
-    async fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> Result<()> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        // The same recovery as the real adapter: a batch refused because a record to delete is
-        // already gone is re-submitted without those deletes.
-        let change_id = match self.submit(zone_id, changes).await {
-            Ok(id) => id,
-            Err(err) if err.has_code(&["InvalidChangeBatch"]) => {
-                let mut remaining = Vec::with_capacity(changes.len());
-                for c in changes {
-                    if let RecordChange::Delete { record } = c {
-                        let present = self.records_at(zone_id, &record.name).await?;
-                        if !present.iter().any(|r| r.record_type == record.record_type) {
-                            continue;
-                        }
-                    }
-                    remaining.push(c.clone());
-                }
-                if remaining.len() == changes.len() {
-                    return Err(err);
-                }
-                if remaining.is_empty() {
-                    return Ok(());
-                }
-                self.submit(zone_id, &remaining).await?
-            }
-            Err(err) => return Err(err),
-        };
-        self.wait_in_sync(&change_id).await
+    async fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> Result<String> {
+        self.submit(zone_id, changes).await
+    }
+
+    async fn change_in_sync(&self, change_id: &str) -> Result<bool> {
+        self.call("GetChange", false, format!("id={change_id}"), |w, now| {
+            w.changes.get(change_id).map(|t| now >= *t).ok_or_else(|| {
+                aws_error(
+                    "GetChange",
+                    "NoSuchChange",
+                    format!("change {change_id} not found"),
+                )
+            })
+        })
+        .await
     }
 }

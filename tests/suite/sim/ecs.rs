@@ -1,11 +1,12 @@
 //! ECS and Application Auto Scaling: services whose tasks start only after a delay and only with
-//! working egress, scalable targets that clamp the desired count, policies, cluster tags. Then
-//! the same translations as `src/aws/containers.rs`.
+//! working egress, scalable targets that clamp the desired count, policies, cluster tags.
+
+use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
 use runtime_scheduler::aws::{Containers, Result};
 use runtime_scheduler::model::{
-    ScalingBounds, Service, ServiceStatus, Tags, TAG_ENVIRONMENT, TAG_MANAGED_BY,
+    Cluster, ScalingBounds, Service, ServiceStatus, Tags, TaskDefinition,
 };
 use runtime_scheduler::spec::{ServiceSpec, TargetTracking};
 use tokio::time::Instant;
@@ -28,6 +29,7 @@ impl World {
             running_count: running,
             pending_count: s.desired.saturating_sub(running),
             deployments: 1,
+            task_definition: Some(task_definition_arn(&s.task_definition)),
             tags: s.tags.clone(),
         }
     }
@@ -132,6 +134,7 @@ impl Containers for SimClient {
     async fn create_service(
         &self,
         spec: &ServiceSpec,
+        task_definition: &str,
         desired_count: u32,
         tags: &Tags,
     ) -> Result<Service> {
@@ -164,58 +167,87 @@ impl Containers for SimClient {
                     w.add_service(&spec.cluster, &spec.name, 0, tg, tags.clone(), now);
                     let s = w.services.get_mut(&key).expect("just added");
                     s.created_by = Some(tag.clone());
-                    s.task_definition = spec.task_definition.clone();
+                    s.task_definition = task_definition.to_string();
                     w.set_desired(&key, desired_count, now);
                     let s = w.services.get(&key).expect("just added").clone();
                     Ok(w.service_view(&s, now))
                 },
             )
             .await;
-        match r {
-            Err(e) if e.has_code(&["InvalidParameterException"]) => {
-                let existing = self
-                    .describe_services(&spec.cluster, std::slice::from_ref(&spec.name))
-                    .await?;
-                let ours = |s: &Service| {
-                    [TAG_MANAGED_BY, TAG_ENVIRONMENT]
-                        .iter()
-                        .all(|k| tags.get(*k).is_some_and(|v| s.tags.get(*k) == Some(v)))
-                };
-                if let Some(s) = existing
-                    .into_iter()
-                    .find(|s| s.status == ServiceStatus::Active && ours(s))
-                {
-                    return Ok(s);
-                }
-                Err(e)
-            }
-            other => other,
-        }
+        r
     }
 
-    async fn set_desired_count(&self, cluster: &str, name: &str, desired_count: u32) -> Result<()> {
+    async fn update_service(
+        &self,
+        cluster: &str,
+        name: &str,
+        desired_count: Option<u32>,
+        task_definition: Option<&str>,
+    ) -> Result<()> {
         self.call(
             "UpdateService",
             true,
-            format!("cluster={cluster} service={name} desired={desired_count}"),
+            format!(
+                "cluster={cluster} service={name} desired={} task_definition={}",
+                desired_count.map_or("-".to_string(), |n| n.to_string()),
+                task_definition.unwrap_or("-")
+            ),
             |w, now| {
                 w.active_service("UpdateService", cluster, name)?;
-                w.set_desired(&(cluster.into(), name.into()), desired_count, now);
+                let key = (cluster.to_string(), name.to_string());
+                if let Some(td) = task_definition {
+                    if let Some(s) = w.services.get_mut(&key) {
+                        s.task_definition = td.to_string();
+                    }
+                }
+                if let Some(n) = desired_count {
+                    w.set_desired(&key, n, now);
+                }
                 Ok(())
             },
         )
         .await
     }
 
-    async fn scaling_bounds(&self, cluster: &str, name: &str) -> Result<Option<ScalingBounds>> {
+    async fn delete_service(&self, cluster: &str, name: &str) -> Result<()> {
+        self.call(
+            "DeleteService",
+            true,
+            format!("cluster={cluster} service={name} force=true"),
+            |w, now| {
+                w.active_service("DeleteService", cluster, name)?;
+                let key = (cluster.to_string(), name.to_string());
+                w.set_desired(&key, 0, now);
+                if let Some(s) = w.services.get_mut(&key) {
+                    s.active = false;
+                }
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn scaling_bounds(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<BTreeMap<String, ScalingBounds>> {
+        if names.is_empty() {
+            return Ok(BTreeMap::new());
+        }
         self.call(
             "DescribeScalableTargets",
             false,
-            format!("resource=service/{cluster}/{name}"),
+            format!("cluster={cluster} services={}", names.join(",")),
             |w, _| {
-                Ok(w.scalable_targets
-                    .get(&(cluster.to_string(), name.to_string()))
-                    .copied())
+                Ok(names
+                    .iter()
+                    .filter_map(|n| {
+                        w.scalable_targets
+                            .get(&(cluster.to_string(), n.clone()))
+                            .map(|b| (n.clone(), *b))
+                    })
+                    .collect())
             },
         )
         .await
@@ -257,14 +289,48 @@ impl Containers for SimClient {
         .await
     }
 
-    async fn has_scaling_policy(&self, cluster: &str, name: &str) -> Result<bool> {
+    async fn deregister_scaling(&self, cluster: &str, name: &str) -> Result<()> {
+        self.call(
+            "DeregisterScalableTarget",
+            true,
+            format!("resource=service/{cluster}/{name}"),
+            |w, _| {
+                let key = (cluster.to_string(), name.to_string());
+                if w.scalable_targets.remove(&key).is_none() {
+                    return Err(aws_error(
+                        "DeregisterScalableTarget",
+                        "ObjectNotFoundException",
+                        "No scalable target found for service namespace: ecs",
+                    ));
+                }
+                w.policies.remove(&key);
+                Ok(())
+            },
+        )
+        .await
+    }
+
+    async fn services_with_policy(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<BTreeSet<String>> {
+        if names.is_empty() {
+            return Ok(BTreeSet::new());
+        }
         self.call(
             "DescribeScalingPolicies",
             false,
-            format!("resource=service/{cluster}/{name}"),
+            format!("cluster={cluster} services={}", names.join(",")),
             |w, _| {
-                Ok(w.policies
-                    .contains_key(&(cluster.to_string(), name.to_string())))
+                Ok(names
+                    .iter()
+                    .filter(|n| {
+                        w.policies
+                            .contains_key(&(cluster.to_string(), (*n).clone()))
+                    })
+                    .cloned()
+                    .collect())
             },
         )
         .await
@@ -302,35 +368,38 @@ impl Containers for SimClient {
         .await
     }
 
-    async fn cluster_tags(&self, cluster: &str) -> Result<Tags> {
+    async fn describe_clusters(&self, names: &[String]) -> Result<Vec<Cluster>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
         self.call(
             "DescribeClusters",
             false,
-            format!("cluster={cluster}"),
+            format!("clusters={}", names.join(",")),
             |w, _| {
-                w.clusters.get(cluster).cloned().ok_or_else(|| {
-                    aws_error(
-                        "DescribeClusters",
-                        "ClusterNotFoundException",
-                        format!("cluster {cluster} does not exist"),
-                    )
-                })
+                Ok(names
+                    .iter()
+                    .filter_map(|n| {
+                        w.clusters.get(n).map(|tags| Cluster {
+                            name: n.clone(),
+                            arn: cluster_arn(n),
+                            tags: tags.clone(),
+                        })
+                    })
+                    .collect())
             },
         )
         .await
     }
 
-    async fn set_cluster_tags(&self, cluster: &str, tags: &Tags) -> Result<()> {
-        if tags.is_empty() {
-            return Ok(());
-        }
-        self.cluster_tags(cluster).await?;
+    async fn tag_cluster(&self, cluster_arn: &str, tags: &Tags) -> Result<()> {
+        let name = cluster_name(cluster_arn);
         self.call(
             "TagResource",
             true,
-            format!("cluster={cluster} tags={}", tags_summary(tags)),
+            format!("cluster={name} tags={}", tags_summary(tags)),
             |w, _| {
-                let t = w.clusters.get_mut(cluster).ok_or_else(|| {
+                let t = w.clusters.get_mut(&name).ok_or_else(|| {
                     aws_error(
                         "TagResource",
                         "ClusterNotFoundException",
@@ -344,17 +413,14 @@ impl Containers for SimClient {
         .await
     }
 
-    async fn remove_cluster_tags(&self, cluster: &str, keys: &[String]) -> Result<()> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        self.cluster_tags(cluster).await?;
+    async fn untag_cluster(&self, cluster_arn: &str, keys: &[String]) -> Result<()> {
+        let name = cluster_name(cluster_arn);
         self.call(
             "UntagResource",
             true,
-            format!("cluster={cluster} keys={}", keys.join(",")),
+            format!("cluster={name} keys={}", keys.join(",")),
             |w, _| {
-                let t = w.clusters.get_mut(cluster).ok_or_else(|| {
+                let t = w.clusters.get_mut(&name).ok_or_else(|| {
                     aws_error(
                         "UntagResource",
                         "ClusterNotFoundException",
@@ -369,4 +435,47 @@ impl Containers for SimClient {
         )
         .await
     }
+
+    async fn describe_task_definition(&self, reference: &str) -> Result<Option<TaskDefinition>> {
+        // The simulator keeps no registry: every family has an ACTIVE revision 1 and whatever
+        // revision is asked for.
+        self.call(
+            "DescribeTaskDefinition",
+            false,
+            format!("task_definition={reference}"),
+            |_, _| {
+                let arn = task_definition_arn(reference);
+                let tail = arn.rsplit('/').next().unwrap_or_default();
+                let (family, revision) = tail.split_once(':').unwrap_or((tail, "1"));
+                Ok(Some(TaskDefinition {
+                    arn: arn.clone(),
+                    family: family.to_string(),
+                    revision: revision.parse().unwrap_or(1),
+                    active: true,
+                }))
+            },
+        )
+        .await
+    }
+}
+
+/// The ARN ECS reports for a `family`, `family:revision` or ARN (a family alone: revision 1).
+pub fn task_definition_arn(reference: &str) -> String {
+    if reference.starts_with("arn:") {
+        return reference.to_string();
+    }
+    let with_revision = if reference.contains(':') {
+        reference.to_string()
+    } else {
+        format!("{reference}:1")
+    };
+    format!("arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{with_revision}")
+}
+
+pub fn cluster_arn(name: &str) -> String {
+    format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{name}")
+}
+
+fn cluster_name(arn: &str) -> String {
+    arn.rsplit('/').next().unwrap_or(arn).to_string()
 }

@@ -1,14 +1,12 @@
 //! ELBv2 and WAFv2: the ALB, attributes, listeners, rules, web ACL association, target health.
-//! AWS-side behaviour, then the same translations as `src/aws/load_balancing.rs`.
+//! As AWS behaves; what counts as already done is decided above the adapters, as in production.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use runtime_scheduler::aws::{AwsError, ErrorKind, LoadBalancing, Result};
+use runtime_scheduler::aws::{ErrorKind, LoadBalancing, Result};
 use runtime_scheduler::model::{Listener, LoadBalancer, LoadBalancerState, Tags};
-use runtime_scheduler::spec::{
-    Action, ListenerSpec, LoadBalancerAttributes, LoadBalancerSpec, RuleSpec,
-};
+use runtime_scheduler::spec::{Action, ListenerSpec, LoadBalancerSpec, RuleSpec};
 use tokio::time::Instant;
 
 use super::{
@@ -27,30 +25,6 @@ pub fn default_attributes() -> BTreeMap<String, String> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect()
-}
-
-/// The attributes the real adapter writes and compares (a copy of its private function).
-pub fn wanted_attributes(a: &LoadBalancerAttributes) -> Vec<(&'static str, String)> {
-    let mut out = vec![
-        (
-            "idle_timeout.timeout_seconds",
-            a.idle_timeout_seconds.to_string(),
-        ),
-        (
-            "routing.http.drop_invalid_header_fields.enabled",
-            a.drop_invalid_header_fields.to_string(),
-        ),
-        ("deletion_protection.enabled", "false".to_string()),
-        (
-            "access_logs.s3.enabled",
-            a.access_logs.is_some().to_string(),
-        ),
-    ];
-    if let Some(logs) = &a.access_logs {
-        out.push(("access_logs.s3.bucket", logs.bucket.clone()));
-        out.push(("access_logs.s3.prefix", logs.prefix.clone()));
-    }
-    out
 }
 
 fn forwards_to(a: &Action) -> Option<String> {
@@ -182,7 +156,7 @@ impl LoadBalancing for SimClient {
             .await;
         let mut lb = match found {
             Ok(lb) => lb,
-            Err(e) if e.has_code(&["LoadBalancerNotFound"]) => return Ok(None),
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(e),
         };
         // Tags come from a second request, as in the real adapter.
@@ -232,17 +206,7 @@ impl LoadBalancing for SimClient {
                 },
             )
             .await;
-        match r {
-            Err(e) if e.has_code(&["DuplicateLoadBalancerName"]) => {
-                if let Some(existing) = self.find_load_balancer(&spec.name).await? {
-                    if tags.iter().all(|(k, v)| existing.tags.get(k) == Some(v)) {
-                        return Ok(existing);
-                    }
-                }
-                Err(e)
-            }
-            other => other,
-        }
+        r
     }
 
     async fn delete_load_balancer(&self, arn: &str) -> Result<()> {
@@ -267,45 +231,67 @@ impl LoadBalancing for SimClient {
                 Ok(())
             })
             .await;
-        match r {
-            Err(e) if e.has_code(&["LoadBalancerNotFound"]) => Ok(()),
-            other => other,
+        r
+    }
+
+    async fn describe_load_balancer(&self, arn: &str) -> Result<Option<LoadBalancer>> {
+        let found = self
+            .call(
+                "DescribeLoadBalancers",
+                false,
+                format!("arn={arn}"),
+                |w, now| {
+                    w.load_balancers
+                        .get(arn)
+                        .filter(|lb| w.visible(lb.created_at, now))
+                        .map(|lb| {
+                            let mut view = w.lb_view(lb, now);
+                            // Described by ARN, without tags (as the real adapter).
+                            view.tags = Tags::new();
+                            view
+                        })
+                        .ok_or_else(|| {
+                            aws_error(
+                                "DescribeLoadBalancers",
+                                "LoadBalancerNotFound",
+                                format!("One or more load balancers not found: {arn}"),
+                            )
+                        })
+                },
+            )
+            .await;
+        match found {
+            Ok(lb) => Ok(Some(lb)),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
-    async fn attributes_match(
-        &self,
-        arn: &str,
-        attributes: &LoadBalancerAttributes,
-    ) -> Result<bool> {
-        let actual = self
-            .call(
-                "DescribeLoadBalancerAttributes",
-                false,
-                format!("arn={arn}"),
-                |w, _| {
-                    Ok(w.find_lb("DescribeLoadBalancerAttributes", arn)?
-                        .attributes
-                        .clone())
-                },
-            )
-            .await?;
-        Ok(wanted_attributes(attributes)
-            .iter()
-            .all(|(k, v)| actual.get(*k) == Some(v)))
+    async fn attributes(&self, arn: &str) -> Result<BTreeMap<String, String>> {
+        self.call(
+            "DescribeLoadBalancerAttributes",
+            false,
+            format!("arn={arn}"),
+            |w, _| {
+                Ok(w.find_lb("DescribeLoadBalancerAttributes", arn)?
+                    .attributes
+                    .clone())
+            },
+        )
+        .await
     }
 
-    async fn set_attributes(&self, arn: &str, attributes: &LoadBalancerAttributes) -> Result<()> {
-        let wanted = wanted_attributes(attributes);
+    async fn set_attributes(&self, arn: &str, attributes: &[(String, String)]) -> Result<()> {
         self.call(
             "ModifyLoadBalancerAttributes",
             true,
             format!("arn={arn}"),
             |w, _| {
                 w.find_lb("ModifyLoadBalancerAttributes", arn)?;
-                let lb = w.load_balancers.get_mut(arn).expect("checked");
-                for (k, v) in &wanted {
-                    lb.attributes.insert(k.to_string(), v.clone());
+                if let Some(lb) = w.load_balancers.get_mut(arn) {
+                    for (k, v) in attributes {
+                        lb.attributes.insert(k.clone(), v.clone());
+                    }
                 }
                 Ok(())
             },
@@ -331,33 +317,38 @@ impl LoadBalancing for SimClient {
                 },
             )
             .await?;
-        let mut out = Vec::new();
-        for l in listeners {
-            // One DescribeRules per listener, as in the real adapter.
-            let arn = l.arn.clone();
-            let priorities = self
-                .call("DescribeRules", false, format!("listener={arn}"), |w, _| {
-                    w.listeners
-                        .get(&arn)
-                        .map(|l| l.rules.keys().copied().collect::<Vec<u32>>())
-                        .ok_or_else(|| {
-                            aws_error(
-                                "DescribeRules",
-                                "ListenerNotFound",
-                                format!("listener {arn} not found"),
-                            )
-                        })
-                })
-                .await?;
-            out.push(Listener {
+        let mut out: Vec<Listener> = listeners
+            .into_iter()
+            .map(|l| Listener {
                 arn: l.arn,
                 port: l.port,
                 protocol: l.protocol,
-                rule_priorities: priorities,
-            });
-        }
+                rule_priorities: vec![],
+            })
+            .collect();
         out.sort_by_key(|l| l.port);
         Ok(out)
+    }
+
+    async fn rule_priorities(&self, listener_arn: &str) -> Result<Vec<u32>> {
+        self.call(
+            "DescribeRules",
+            false,
+            format!("listener={listener_arn}"),
+            |w, _| {
+                w.listeners
+                    .get(listener_arn)
+                    .map(|l| l.rules.keys().copied().collect::<Vec<u32>>())
+                    .ok_or_else(|| {
+                        aws_error(
+                            "DescribeRules",
+                            "ListenerNotFound",
+                            format!("listener {listener_arn} not found"),
+                        )
+                    })
+            },
+        )
+        .await
     }
 
     async fn create_listener(
@@ -421,16 +412,7 @@ impl LoadBalancing for SimClient {
                 },
             )
             .await;
-        match r {
-            Err(e) if e.has_code(&["DuplicateListener"]) => {
-                let existing = self.describe_listeners(load_balancer_arn).await?;
-                if let Some(l) = existing.into_iter().find(|l| l.port == spec.port) {
-                    return Ok(l);
-                }
-                Err(e)
-            }
-            other => other,
-        }
+        r
     }
 
     async fn delete_listener(&self, arn: &str) -> Result<()> {
@@ -445,10 +427,7 @@ impl LoadBalancing for SimClient {
                 })
             })
             .await;
-        match r {
-            Err(e) if e.has_code(&["ListenerNotFound"]) => Ok(()),
-            other => other,
-        }
+        r
     }
 
     async fn create_rule(&self, listener_arn: &str, rule: &RuleSpec, _tags: &Tags) -> Result<()> {
@@ -487,10 +466,7 @@ impl LoadBalancing for SimClient {
                 },
             )
             .await;
-        match r {
-            Err(e) if e.has_code(&["PriorityInUse"]) => Ok(()),
-            other => other,
-        }
+        r
     }
 
     async fn web_acl_for(&self, load_balancer_arn: &str) -> Result<Option<String>> {
@@ -514,7 +490,7 @@ impl LoadBalancing for SimClient {
             )
             .await;
         match r {
-            Err(e) if e.has_code(&["WAFNonexistentItemException"]) => Ok(None),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
             other => other,
         }
     }
@@ -533,13 +509,11 @@ impl LoadBalancing for SimClient {
                     )
                 })?;
                 if !w.lb_active(lb, now) {
-                    // The real adapter classifies this one as transient.
-                    return Err(AwsError {
-                        operation: "AssociateWebACL",
-                        code: Some("WAFUnavailableEntityException".into()),
-                        message: "the load balancer is not ready yet".into(),
-                        kind: ErrorKind::Transient,
-                    });
+                    return Err(aws_error(
+                        "AssociateWebACL",
+                        "WAFUnavailableEntityException",
+                        "the load balancer is not ready yet",
+                    ));
                 }
                 w.load_balancers
                     .get_mut(load_balancer_arn)
@@ -570,10 +544,7 @@ impl LoadBalancing for SimClient {
                 },
             )
             .await;
-        match r {
-            Err(e) if e.has_code(&["WAFNonexistentItemException"]) => Ok(()),
-            other => other,
-        }
+        r
     }
 
     async fn target_health(&self, target_group_arn: &str) -> Result<(u32, u32)> {

@@ -244,7 +244,7 @@ pub fn fault_error(op: &'static str, kind: FaultKind) -> AwsError {
     let kind = if kind.is_transient() {
         ErrorKind::Transient
     } else {
-        classify(code)
+        classify(op, code)
     };
     AwsError {
         operation: op,
@@ -254,14 +254,9 @@ pub fn fault_error(op: &'static str, kind: FaultKind) -> AwsError {
     }
 }
 
-/// An AWS error with its code, classified as the real adapters classify it.
+/// An AWS error with its code, classified by the same table as the real adapters' errors.
 pub fn aws_error(op: &'static str, code: &str, message: impl Into<String>) -> AwsError {
-    AwsError {
-        operation: op,
-        code: Some(code.to_string()),
-        message: message.into(),
-        kind: classify(Some(code)),
-    }
+    AwsError::service(op, code, message)
 }
 
 // ---------------------------------------------------------------------------------------------

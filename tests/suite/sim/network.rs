@@ -1,5 +1,5 @@
-//! EC2: NAT gateways, Elastic IPs, route tables. AWS-side behaviour, then the same translations
-//! as `src/aws/network.rs`.
+//! EC2: NAT gateways, Elastic IPs, route tables, as AWS behaves (errors with AWS's codes; what
+//! counts as already done is decided above the adapters, as in production).
 
 use async_trait::async_trait;
 use runtime_scheduler::aws::{Network, Result};
@@ -9,8 +9,6 @@ use runtime_scheduler::model::{
 use tokio::time::Instant;
 
 use super::{aws_error, tags_summary, SimAddress, SimClient, SimNat, SimRoute, SimTarget, World};
-
-const NAT_NOT_FOUND: &[&str] = &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound"];
 
 impl World {
     fn nat_view(&self, n: &SimNat, now: Instant) -> NatGateway {
@@ -99,34 +97,31 @@ impl Network for SimClient {
         .await
     }
 
-    async fn describe_nat_gateway(&self, id: &str) -> Result<Option<NatGateway>> {
-        let r = self
-            .call(
-                "DescribeNatGateways",
-                false,
-                format!("id={id}"),
-                |w, now| match w.nats.get(id) {
-                    Some(n)
-                        if w.visible(n.created_at, now)
+    async fn describe_nat_gateways_by_id(&self, ids: &[String]) -> Result<Vec<NatGateway>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A `nat-gateway-id` filter: unknown ids are simply absent; a deleted gateway stays
+        // describable (with its tags) for a while, as in AWS.
+        self.call(
+            "DescribeNatGateways",
+            false,
+            format!("ids={}", ids.join(",")),
+            |w, now| {
+                Ok(ids
+                    .iter()
+                    .filter_map(|id| w.nats.get(id))
+                    .filter(|n| {
+                        w.visible(n.created_at, now)
                             && n.deleted_at.is_none_or(|d| {
                                 now < d + w.cfg.nat_deleting + w.cfg.nat_deleted_retention
-                            }) =>
-                    {
-                        Ok(w.nat_view(n, now))
-                    }
-                    _ => Err(aws_error(
-                        "DescribeNatGateways",
-                        "NatGatewayNotFound",
-                        format!("NAT gateway {id} was not found"),
-                    )),
-                },
-            )
-            .await;
-        match r {
-            Ok(n) => Ok(Some(n)),
-            Err(e) if e.has_code(NAT_NOT_FOUND) => Ok(None),
-            Err(e) => Err(e),
-        }
+                            })
+                    })
+                    .map(|n| w.nat_view(n, now))
+                    .collect())
+            },
+        )
+        .await
     }
 
     async fn create_nat_gateway(
@@ -201,10 +196,7 @@ impl Network for SimClient {
                 Ok(())
             })
             .await;
-        match r {
-            Err(e) if e.has_code(NAT_NOT_FOUND) => Ok(()),
-            other => other,
-        }
+        r
     }
 
     async fn describe_addresses(&self) -> Result<Vec<ElasticIp>> {
@@ -218,6 +210,7 @@ impl Network for SimClient {
                     association_id: w
                         .holder_of(&a.allocation_id, now)
                         .map(|n| format!("eipassoc-{}", &n.id[4..])),
+                    instance_id: None,
                     tags: a.tags.clone(),
                 })
                 .collect())
@@ -237,6 +230,7 @@ impl Network for SimClient {
                     allocation_id: a.allocation_id,
                     public_ip: a.public_ip,
                     association_id: None,
+                    instance_id: None,
                     tags: a.tags,
                 })
             },
@@ -270,10 +264,7 @@ impl Network for SimClient {
                 },
             )
             .await;
-        match r {
-            Err(e) if e.has_code(&["InvalidAllocationID.NotFound"]) => Ok(()),
-            other => other,
-        }
+        r
     }
 
     async fn disassociate_address(&self, association_id: &str) -> Result<()> {
@@ -304,10 +295,7 @@ impl Network for SimClient {
                 },
             )
             .await;
-        match r {
-            Err(e) if e.has_code(&["InvalidAssociationID.NotFound"]) => Ok(()),
-            other => other,
-        }
+        r
     }
 
     async fn describe_route_tables(&self, ids: &[String]) -> Result<Vec<RouteTable>> {
@@ -383,24 +371,7 @@ impl Network for SimClient {
                 },
             )
             .await;
-        match r {
-            Err(e) if e.has_code(&["RouteAlreadyExists"]) => {
-                // The adapter: already done only if the route goes through this very gateway.
-                let tables = self
-                    .describe_route_tables(&[route_table_id.to_string()])
-                    .await?;
-                if tables.iter().any(|t| {
-                    t.default_route.as_ref().is_some_and(|r| {
-                        r.target == RouteTarget::NatGateway(nat_gateway_id.to_string())
-                    })
-                }) {
-                    Ok(())
-                } else {
-                    Err(e)
-                }
-            }
-            other => other,
-        }
+        r
     }
 
     async fn replace_default_route(
@@ -463,10 +434,7 @@ impl Network for SimClient {
                 },
             )
             .await;
-        match r {
-            Err(e) if e.has_code(&["InvalidRoute.NotFound"]) => Ok(()),
-            other => other,
-        }
+        r
     }
 }
 

@@ -91,4 +91,21 @@ impl ObjectStore for SimClient {
             Err(e) => Err(PutError::Aws(e)),
         }
     }
+
+    async fn list(&self, prefix: &str, start_after: &str, limit: usize) -> Result<Vec<String>> {
+        self.call(
+            "ListObjectsV2",
+            false,
+            format!("prefix={prefix} start_after={start_after}"),
+            |w, _| {
+                Ok(w.objects
+                    .keys()
+                    .filter(|k| k.starts_with(prefix) && k.as_str() > start_after)
+                    .take(limit)
+                    .cloned()
+                    .collect())
+            },
+        )
+        .await
+    }
 }

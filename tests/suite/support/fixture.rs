@@ -408,17 +408,27 @@ fn demo_spec(d: &DemoEnv) -> Spec {
             ),
             service("frontend", &d.frontend_target_group_arn, 3000, 30, None),
         ],
-        schedule: Some(ScheduleSpec {
-            timezone: "America/New_York".into(),
-            start: "08:00".into(),
-            stop: "20:00".into(),
-            days: ["MON", "TUE", "WED", "THU", "FRI"]
-                .map(String::from)
-                .to_vec(),
-            skip_dates: vec!["2026-12-25".into(), "2027-01-01".into()],
-        }),
+        schedule: Some(
+            serde_json::from_value::<ScheduleSpec>(serde_json::json!({
+                "timezone": "America/New_York",
+                "start": "08:00",
+                "stop": "20:00",
+                "days": ["MON", "TUE", "WED", "THU", "FRI"],
+                "skip_dates": ["2026-12-25", "2027-01-01"],
+            }))
+            .expect("a valid schedule"),
+        ),
+        // moto makes everything ready at once: no wait needs to hold its first poll back.
         timeouts: Timeouts {
             services_stable_seconds: 1,
+            expected: serde_json::from_value(serde_json::json!({
+                "nat_available_seconds": 0,
+                "nat_deleted_seconds": 0,
+                "load_balancer_active_seconds": 0,
+                "services_stable_seconds": 0,
+                "dns_in_sync_seconds": 0,
+            }))
+            .expect("valid expected durations"),
             ..Timeouts::default()
         },
     }

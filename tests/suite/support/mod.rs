@@ -285,9 +285,12 @@ pub struct RecordedCall {
 }
 
 impl RecordedCall {
-    /// `service:Operation`, as in an IAM policy.
+    /// `service:Operation`, as in an IAM policy (which authorises ListObjectsV2 as ListBucket).
     pub fn action(&self) -> String {
-        format!("{}:{}", self.service, self.operation)
+        match (self.service.as_str(), self.operation.as_str()) {
+            ("s3", "ListObjectsV2") => "s3:ListBucket".to_string(),
+            (service, operation) => format!("{service}:{operation}"),
+        }
     }
 
     /// Anything but `Describe*`, `List*`, `Get*` and `Head*`.
