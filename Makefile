@@ -57,13 +57,13 @@ tf_backend = -backend-config=bucket=$(TF_STATE_BUCKET) -backend-config=key=$(ENV
 define scheduler_invoke
 	@if ! command -v aws >/dev/null; then \
 	  echo "No aws CLI: invoke the function yourself, e.g. from the Lambda console, with"; \
-	  echo '  {"action":"$(1)","dry_run":false,"reason":"make infra","trigger":"manual"}'; \
+	  echo '  {"action":"$(1)","reason":"make infra","trigger":"manual","environment":"$(ENV)"}'; \
 	  exit 0; fi; \
 	fn="$$(terraform -chdir=$(TF_RUNTIME) output -raw scheduler_function_name)"; \
 	fmt=""; aws --version 2>&1 | grep -q '^aws-cli/2' && fmt="--cli-binary-format raw-in-base64-out"; \
 	echo "invoking $$fn: $(1)"; \
 	aws lambda invoke --region $(AWS_REGION) --function-name "$$fn" $$fmt --cli-read-timeout 900 \
-	  --payload '{"action":"$(1)","dry_run":false,"reason":"make infra-runtime","trigger":"manual"}' \
+	  --payload '{"action":"$(1)","reason":"make infra-runtime","trigger":"manual","environment":"$(ENV)"}' \
 	  .tmp/scheduler-$(1).json; \
 	cat .tmp/scheduler-$(1).json; echo
 endef
@@ -98,9 +98,9 @@ infra-runtime-down: infra-check-env ## Invoke stop (the tier sleeps; Terraform's
 	terraform -chdir=$(TF_RUNTIME) init -input=false $(call tf_backend,terraform-runtime) >/dev/null
 	$(call scheduler_invoke,stop)
 
-infra-runtime-destroy: infra-runtime-down venv ## Invoke stop, delete the scheduler's ECS services, destroy terraform-runtime
-	AWS_REGION=$(AWS_REGION) $(VENV)/bin/python .ci/lib/tier_check.py cleanup \
-	  --bucket "$$(terraform -chdir=$(TF_RUNTIME) output -raw state_bucket_name)" --env $(ENV)
+infra-runtime-destroy: infra-check-env ## Invoke teardown (everything the scheduler owns goes), destroy terraform-runtime
+	terraform -chdir=$(TF_RUNTIME) init -input=false $(call tf_backend,terraform-runtime) >/dev/null
+	$(call scheduler_invoke,teardown)
 	terraform -chdir=$(TF_RUNTIME) destroy -var region=$(AWS_REGION) -var environment=$(ENV) \
 	  -var base_state_bucket=$(TF_STATE_BUCKET) $(call tf_var_file,$(TF_RUNTIME))
 

@@ -30,9 +30,18 @@ locals {
   # Each statement: sid, actions, resources, condition (operator => key => values). `api`
   # marks statements whose actions the Rust code calls (they make scheduler_iam_actions).
   scheduler_statements = [
+    # --- Reads whose actions have no resource types (they need "*") ---------------------
+    { sid = "DescribeWithoutResourceTypes", api = true, condition = {}, resources = ["*"], actions = [
+      "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
+      "ec2:DescribeAddresses", "ec2:DescribeNatGateways", "ec2:DescribeRouteTables",
+      # A deploy checks the revision's family and status; a start resolves a family.
+      "ecs:DescribeTaskDefinition",
+      "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeLoadBalancerAttributes",
+      "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeRules",
+      "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetHealth",
+    ] },
+
     # --- EC2: NAT gateways, Elastic IPs, private default routes -------------------------
-    { sid = "Ec2Describe", api = true, condition = {}, resources = ["*"],
-    actions = ["ec2:DescribeAddresses", "ec2:DescribeNatGateways", "ec2:DescribeRouteTables"] },
     { sid = "Ec2CreateOwnedNatGateway", api = true, condition = { StringEquals = local.tag_request },
     actions = ["ec2:CreateNatGateway"], resources = ["${local.arn_ec2}:natgateway/*"] },
     { sid = "Ec2CreateNatGatewayInPublicSubnets", api = true, condition = {},
@@ -63,11 +72,6 @@ locals {
     actions = ["ec2:CreateTags"], resources = ["${local.arn_ec2}:natgateway/*", "${local.arn_ec2}:elastic-ip/*"] },
 
     # --- Elastic Load Balancing: the ALB, its listeners and rules ------------------------
-    { sid = "ElbDescribe", api = true, condition = {}, resources = ["*"], actions = [
-      "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeLoadBalancerAttributes",
-      "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeRules",
-      "elasticloadbalancing:DescribeTags", "elasticloadbalancing:DescribeTargetHealth",
-    ] },
     { sid = "ElbCreateOwnedLoadBalancer", api = true, condition = { StringEquals = local.tag_request },
     actions = ["elasticloadbalancing:CreateLoadBalancer"], resources = [local.arn_alb] },
     { sid = "ElbChangeOwnedLoadBalancer", api = true, condition = { StringEquals = local.tag_resource },
@@ -119,18 +123,17 @@ locals {
         ArnEquals    = { "ecs:cluster" = [aws_ecs_cluster.this.arn] }
         ArnLike      = { "ecs:task-definition" = ["${local.arn_ecs}:task-definition/${local.name_prefix}-*"] }
     } },
-    { sid = "EcsUpdateOwnedService", api = true, condition = { StringEquals = local.tag_resource },
-    actions = ["ecs:UpdateService"], resources = [local.arn_svcs] },
+    # Update: desired counts, and the revision a deploy points a service at. Delete: teardown.
+    { sid = "EcsChangeOwnedService", api = true, condition = { StringEquals = local.tag_resource },
+    actions = ["ecs:DeleteService", "ecs:UpdateService"], resources = [local.arn_svcs] },
     { sid = "EcsTagServiceOnCreateOnly", api = true, condition = { StringEquals = { "ecs:CreateAction" = ["CreateService"] } },
     actions = ["ecs:TagResource"], resources = [local.arn_svcs] },
     { sid = "EcsOverrideTagsOfCluster", api = true, condition = { "ForAllValues:StringEquals" = { "aws:TagKeys" = local.override_tag_keys } },
     actions = ["ecs:TagResource", "ecs:UntagResource"], resources = [aws_ecs_cluster.this.arn] },
 
     # --- Application Auto Scaling: ECS desired-count targets and policies ---------------
-    { sid = "AutoScalingDescribe", api = true, condition = {}, resources = ["*"],
-    actions = ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"] },
     { sid       = "AutoScalingEcsDesiredCount", api = true,
-      actions   = ["application-autoscaling:PutScalingPolicy", "application-autoscaling:RegisterScalableTarget"]
+      actions   = ["application-autoscaling:DeregisterScalableTarget", "application-autoscaling:PutScalingPolicy", "application-autoscaling:RegisterScalableTarget"]
       resources = ["arn:${local.partition}:application-autoscaling:${local.region}:${local.account_id}:scalable-target/*"]
       condition = { StringEquals = {
         "application-autoscaling:service-namespace"  = ["ecs"]

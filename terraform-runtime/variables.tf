@@ -384,13 +384,26 @@ variable "scheduler_timeouts" {
     nat_deleted_seconds          = optional(number, 300)
     load_balancer_active_seconds = optional(number, 600)
     services_stable_seconds      = optional(number, 300)
+    dns_in_sync_seconds          = optional(number, 180)
+    # How long each wait usually takes: the scheduler's first poll comes then (it learns the
+    # real durations after a few runs). Defaults are the low end of what AWS takes.
+    expected = optional(object({
+      nat_available_seconds        = optional(number, 60)
+      nat_deleted_seconds          = optional(number, 45)
+      load_balancer_active_seconds = optional(number, 120)
+      services_stable_seconds      = optional(number, 45)
+      dns_in_sync_seconds          = optional(number, 30)
+    }), {})
   })
-  description = "Bounds on the scheduler's waits (the spec's timeouts). Local runs set services_stable_seconds small: moto's tasks never run."
+  description = "Bounds on the scheduler's waits and their expected durations (the spec's timeouts). Local runs set services_stable_seconds small (moto's tasks never run) and every expected duration to 0 (moto is instant)."
   default     = {}
 
   validation {
-    condition     = alltrue([for v in values(var.scheduler_timeouts) : v >= 0 && v <= 840])
-    error_message = "Each timeout must be 0 to 840 seconds (the function times out at 900)."
+    condition = alltrue(concat(
+      [for k, v in var.scheduler_timeouts : v >= 0 && v <= 840 if k != "expected"],
+      [for v in values(var.scheduler_timeouts.expected) : v >= 0 && v <= 840],
+    ))
+    error_message = "Each timeout and expected duration must be 0 to 840 seconds (the function times out at 900)."
   }
 }
 

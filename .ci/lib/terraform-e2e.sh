@@ -147,7 +147,7 @@ fi
 # --- the cycle -----------------------------------------------------------------------------
 invoke() { # invoke N ACTION: run the scheduler (or its stand-in) and print the response's gist
   local out="$WORK/invoke-$1-$2.json" payload
-  payload="$(printf '{"action":"%s","dry_run":false,"reason":"terraform-e2e","trigger":"manual"}' "$2")"
+  payload="$(printf '{"action":"%s","reason":"terraform-e2e","trigger":"manual","environment":"%s"}' "$2" "$ENVIRONMENT")"
   if [[ "$SIMULATE" == 1 ]]; then
     check simulate "$2"
     return
@@ -171,9 +171,14 @@ done
 
 # --- destroy -------------------------------------------------------------------------------
 log "destroy"
-# A stop keeps the ECS services (at 0) and kept Elastic IPs, by design; remove them so the
-# cluster and the VPC can go.
-check cleanup
+# A stop keeps the ECS services (at 0), kept Elastic IPs and the ownership TXT records, by
+# design; the scheduler's own teardown removes them (the stand-in cleans up with boto3).
+if [[ "$SIMULATE" == 1 ]]; then
+  check cleanup
+else
+  timed "scheduler teardown" invoke 9 teardown
+  check torn-down
+fi
 timed "destroy terraform-runtime" tf_local_destroy "$WORK" terraform-runtime
 timed "destroy terraform-base" tf_local_destroy "$WORK" terraform-base
 "$PY" .ci/lib/tier_check.py leftovers --project "$PROJECT" --ignore-bucket "$BACKEND_BUCKET"

@@ -204,7 +204,8 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     echo "lambda_zip_path    = \"$zip\""
     echo 'enable_waf         = true'
     echo 'alert_emails       = ["ops@example.com"]'
-    echo 'scheduler_timeouts = { services_stable_seconds = 2 } # moto never starts tasks'
+    # moto never starts tasks, and everything else is ready at once: no first poll is held back.
+    echo 'scheduler_timeouts = { services_stable_seconds = 2, expected = { nat_available_seconds = 0, nat_deleted_seconds = 0, load_balancer_active_seconds = 0, services_stable_seconds = 0, dns_in_sync_seconds = 0 } }'
     echo 'create_budget      = false                           # moto lacks budgets:DescribeSubscribersForNotification'
   } >"$work/terraform-runtime.tfvars"
 }

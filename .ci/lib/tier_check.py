@@ -255,6 +255,29 @@ def check_stopped(spec: dict[str, Any], env: str) -> int:
     return r.finish()
 
 
+def check_torn_down(spec: dict[str, Any], env: str) -> int:
+    """After a teardown: nothing of the scheduler's is left, services and kept addresses
+    included, nor the ownership TXT records; a stop's checks hold too."""
+    if check_stopped(spec, env) != 0:
+        return 1
+    r = Report("torn down")
+    addrs = [a["AllocationId"] for a in client("ec2").describe_addresses()["Addresses"] if owned(tags_of(a), env)]
+    r.check(not addrs, f"no owned Elastic IP left, kept ones included (got {addrs})")
+    for s in spec.get("services", []):
+        got = services(s["cluster"], [s["name"]]).get(s["name"])
+        r.check(got is None or got.get("status") != "ACTIVE", f"service {s['name']} deleted (got {got and got.get('status')})")
+    r53 = client("route53")
+    owner_value = f'"heritage=runtime-scheduler,environment={env}"'
+    for rec in spec.get("dns_records", []):
+        name = OWNER_RECORD_PREFIX + norm(rec["name"])
+        left = [rr for page in r53.get_paginator("list_resource_record_sets").paginate(HostedZoneId=rec["zone_id"])
+                for rr in page["ResourceRecordSets"]
+                if rr["Type"] == "TXT" and norm(rr["Name"]) == name
+                and owner_value in [v["Value"] for v in rr.get("ResourceRecords", [])]]
+        r.check(not left, f"ownership TXT {name} deleted")
+    return r.finish()
+
+
 # --- a stand-in for the scheduler -----------------------------------------------------------
 
 
@@ -330,8 +353,8 @@ OWNER_RECORD_PREFIX = "_runtime-scheduler."
 
 
 def cleanup(spec: dict[str, Any], env: str) -> int:
-    """Delete what a stop deliberately keeps: the ECS services at 0 (so terraform destroy can
-    remove the cluster), unattached kept Elastic IPs, and the ownership TXT records."""
+    """The stand-in's teardown (E2E_SIMULATE_SCHEDULER=1 only; the scheduler has its own):
+    delete what a stop deliberately keeps."""
     ecs, ec2, r53 = client("ecs"), client("ec2"), client("route53")
     owner_value = f'"heritage=runtime-scheduler,environment={env}"'
     for rec in spec.get("dns_records", []):
@@ -470,7 +493,7 @@ def make_zone(name: str) -> int:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("command", choices=["spec", "running", "stopped", "simulate", "cleanup", "leftovers", "compare-actions", "zone", "plan-noop"])
+    p.add_argument("command", choices=["spec", "running", "stopped", "torn-down", "simulate", "cleanup", "leftovers", "compare-actions", "zone", "plan-noop"])
     p.add_argument("args", nargs="*")
     p.add_argument("--bucket")
     p.add_argument("--env")
@@ -493,6 +516,8 @@ def main() -> int:
         return check_running(spec, a.env)
     if a.command == "stopped":
         return check_stopped(spec, a.env)
+    if a.command == "torn-down":
+        return check_torn_down(spec, a.env)
     if a.command == "simulate":
         return simulate(spec, a.env, a.args[0])
     if a.command == "cleanup":

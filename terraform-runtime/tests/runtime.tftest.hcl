@@ -145,7 +145,10 @@ run "spec_renders_the_demo_tier" {
     error_message = "The spec's schedule is the schedule variables."
   }
   assert {
-    condition     = jsondecode(aws_s3_object.spec.content).timeouts == { nat_available_seconds = 300, nat_deleted_seconds = 300, load_balancer_active_seconds = 600, services_stable_seconds = 300 }
+    condition = jsondecode(aws_s3_object.spec.content).timeouts == {
+      nat_available_seconds = 300, nat_deleted_seconds = 300, load_balancer_active_seconds = 600, services_stable_seconds = 300, dns_in_sync_seconds = 180,
+      expected              = { nat_available_seconds = 60, nat_deleted_seconds = 45, load_balancer_active_seconds = 120, services_stable_seconds = 45, dns_in_sync_seconds = 30 }
+    }
     error_message = "Default timeouts."
   }
   assert {
@@ -237,13 +240,15 @@ run "scheduler_role_grants_exactly_the_code_actions" {
 
   assert {
     condition = output.scheduler_iam_actions == tolist([
+      "application-autoscaling:DeregisterScalableTarget",
       "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
       "application-autoscaling:PutScalingPolicy", "application-autoscaling:RegisterScalableTarget",
       "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm",
       "ec2:AllocateAddress", "ec2:CreateNatGateway", "ec2:CreateRoute", "ec2:CreateTags", "ec2:DeleteNatGateway",
       "ec2:DeleteRoute", "ec2:DescribeAddresses", "ec2:DescribeNatGateways", "ec2:DescribeRouteTables",
       "ec2:DisassociateAddress", "ec2:ReleaseAddress", "ec2:ReplaceRoute",
-      "ecs:CreateService", "ecs:DescribeClusters", "ecs:DescribeServices", "ecs:TagResource", "ecs:UntagResource", "ecs:UpdateService",
+      "ecs:CreateService", "ecs:DeleteService", "ecs:DescribeClusters", "ecs:DescribeServices", "ecs:DescribeTaskDefinition",
+      "ecs:TagResource", "ecs:UntagResource", "ecs:UpdateService",
       "elasticloadbalancing:AddTags", "elasticloadbalancing:CreateListener", "elasticloadbalancing:CreateLoadBalancer",
       "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteListener", "elasticloadbalancing:DeleteLoadBalancer",
       "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeLoadBalancerAttributes",
@@ -261,7 +266,7 @@ run "scheduler_role_grants_exactly_the_code_actions" {
       can(s.Condition.StringEquals["aws:RequestTag/ManagedBy"]) || can(s.Condition.StringEquals["aws:ResourceTag/ManagedBy"])
       ) if contains([
         "Ec2CreateOwnedNatGateway", "Ec2DeleteOwnedNatGateway", "Ec2AllocateOwnedAddress", "Ec2ReleaseOwnedAddress",
-        "ElbCreateOwnedLoadBalancer", "ElbChangeOwnedLoadBalancer", "ElbDeleteOwnedListener", "EcsCreateOwnedService", "EcsUpdateOwnedService",
+        "ElbCreateOwnedLoadBalancer", "ElbChangeOwnedLoadBalancer", "ElbDeleteOwnedListener", "EcsCreateOwnedService", "EcsChangeOwnedService",
     ], s.Sid)])
     error_message = "Mutations of NAT gateways, addresses, the ALB and services are conditioned on ManagedBy."
   }
@@ -445,5 +450,9 @@ run "local_runs_can_shorten_the_service_wait" {
   assert {
     condition     = jsondecode(aws_s3_object.spec.content).timeouts.services_stable_seconds == 2 && jsondecode(aws_s3_object.spec.content).timeouts.nat_available_seconds == 300
     error_message = "scheduler_timeouts overrides only what it sets."
+  }
+  assert {
+    condition     = jsondecode(aws_s3_object.spec.content).timeouts.expected.load_balancer_active_seconds == 120
+    error_message = "The expected durations default to the low end of what AWS takes."
   }
 }

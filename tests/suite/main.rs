@@ -11,6 +11,7 @@ mod support;
 
 mod adapters;
 mod bench;
+mod budgets;
 mod events;
 mod lifecycle;
 mod planner;

@@ -751,6 +751,7 @@ mod suites {
     pub fn all() -> Vec<Scenario> {
         let mut v = Vec::new();
         v.extend(baseline());
+        v.extend(performance());
         v.extend(crash());
         v.extend(transient());
         v.extend(lost_responses());
@@ -948,6 +949,108 @@ mod suites {
                 env.settle().await;
                 p.extend("stopped", env.stopped_problems());
                 env.report(p.0, String::new())
+            },
+        ));
+        v
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Performance with AWS-like delays: calls per start and wall time against the critical path.
+
+    /// What no scheduler can beat: the ALB's provisioning, then the tasks' start, plus the
+    /// requests that must follow one another (read spec and state, clusters, observe, lease,
+    /// create the ALB, poll, listener, rule, scale, check the services, check the targets, write
+    /// state and history: 16 round trips).
+    fn critical_path() -> Duration {
+        let c = SimConfig::default();
+        c.alb_provisioning + c.task_start + c.latency * 16
+    }
+
+    /// The run's AWS requests (SDK attempts included).
+    fn requests_of(sim: &Sim, client: &str) -> usize {
+        sim.calls().iter().filter(|c| c.client == client).count()
+    }
+
+    fn performance() -> Vec<Scenario> {
+        let mut v = Vec::new();
+        v.push(scenario(
+            "performance",
+            "the first start of all, with the spec's expected durations (full spec)",
+            "applied; at most 60 AWS requests; within 5% of the critical path",
+            || async {
+                let env = Env::new(full_spec());
+                let t = Instant::now();
+                let r = env.invoke("run", payload("start")).await;
+                let took = t.elapsed();
+                let calls = requests_of(&env.sim, "run");
+                let ratio = took.as_secs_f64() / critical_path().as_secs_f64();
+                let mut p = Problems::default();
+                p.check(applied(&r), || format!("outcome {}", outcome_of(&r)));
+                p.check(calls <= 60, || format!("{calls} AWS requests"));
+                p.check(ratio <= 1.05, || format!("took {took:?}: {ratio:.3} x the critical path"));
+                env.report(
+                    p.0,
+                    format!(
+                        "{calls} requests; {:.1} s against a critical path of {:.1} s: {ratio:.3}",
+                        took.as_secs_f64(),
+                        critical_path().as_secs_f64()
+                    ),
+                )
+            },
+        ));
+        v.push(scenario(
+            "performance",
+            "a start after a full cycle polls where AWS was last time (full spec)",
+            "applied; at most 45 AWS requests; at most 1.01 x the critical path (ALB + tasks)",
+            || async {
+                let env = Env::new(full_spec()).started().await;
+                let mut p = Problems::default();
+                let o = env.converge("stop", "stop", 2).await;
+                p.check(converged(&o), || format!("stop: {o:?}"));
+                env.settle().await;
+                let t = Instant::now();
+                let r = env.invoke("run", payload("start")).await;
+                let took = t.elapsed();
+                let calls = requests_of(&env.sim, "run");
+                let ratio = took.as_secs_f64() / critical_path().as_secs_f64();
+                p.check(applied(&r), || format!("outcome {}", outcome_of(&r)));
+                p.check(calls <= 45, || {
+                    let ops: Vec<&str> = env
+                        .sim
+                        .calls()
+                        .iter()
+                        .filter(|c| c.client == "run")
+                        .map(|c| c.operation)
+                        .collect();
+                    format!("{calls} AWS requests: {ops:?}")
+                });
+                p.check(ratio <= 1.01, || format!("took {took:?}: {ratio:.4} x the critical path"));
+                env.settle().await;
+                p.extend("running", env.running_problems(&spec_counts(&env.spec)));
+                env.report(
+                    p.0,
+                    format!(
+                        "{calls} requests; {:.1} s against a critical path of {:.1} s: {ratio:.4}",
+                        took.as_secs_f64(),
+                        critical_path().as_secs_f64()
+                    ),
+                )
+            },
+        ));
+        v.push(scenario(
+            "performance",
+            "a stop from running (full spec)",
+            "applied; at most 40 AWS requests",
+            || async {
+                let env = Env::new(full_spec()).started().await;
+                let t = Instant::now();
+                let r = env.invoke("run", payload("stop")).await;
+                let took = t.elapsed();
+                let calls = requests_of(&env.sim, "run");
+                let mut p = Problems::default();
+                p.check(applied(&r), || format!("outcome {}", outcome_of(&r)));
+                p.check(calls <= 40, || format!("{calls} AWS requests"));
+                env.report(p.0, format!("{calls} requests; {:.1} s", took.as_secs_f64()))
             },
         ));
         v
