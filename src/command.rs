@@ -539,9 +539,11 @@ impl Object {
             .map_err(|e| PayloadError(vec![format!("the payload is not valid JSON: {e}")]))?;
         let fields = match parsed {
             Parsed::Object(fields) => fields,
-            Parsed::Other(kind) => return Err(PayloadError(vec![format!(
+            Parsed::Other(kind) => {
+                return Err(PayloadError(vec![format!(
                 "the payload must be a JSON object such as {{\"action\": \"status\"}}, got {kind}"
-            )])),
+            )]))
+            }
         };
         let mut seen = BTreeSet::new();
         let mut problems = Vec::new();

@@ -280,8 +280,14 @@ async fn services(
             .filter(|s| is_owned(&s.tags, &spec.environment))
             .map(|s| s.name.clone())
             .collect();
-        // Bounds: a stop records them, a start restores them. The policy: only a start, and
-        // only for services that want auto scaling.
+        // Bounds: a stop records them, a start restores them. The policy matters only to a
+        // start, and only where the bounds say the service scales (bounds of 0..0 mean the
+        // policy is put back with them anyway).
+        let bounds = if reading == Reading::Services {
+            BTreeMap::new()
+        } else {
+            clients.containers.scaling_bounds(cluster, &ours).await?
+        };
         let scaled: Vec<String> = ours
             .iter()
             .filter(|n| {
@@ -289,27 +295,17 @@ async fn services(
                     .iter()
                     .any(|s| &s.name == *n && s.auto_scaling.is_some())
             })
+            .filter(|n| bounds.get(*n).is_some_and(|b: &ScalingBounds| b.max > 0))
             .cloned()
             .collect();
-        let (bounds, with_policy) = tokio::try_join!(
-            async {
-                if reading == Reading::Services {
-                    Ok(BTreeMap::new())
-                } else {
-                    clients.containers.scaling_bounds(cluster, &ours).await
-                }
-            },
-            async {
-                if reading == Reading::ForStart {
-                    clients
-                        .containers
-                        .services_with_policy(cluster, &scaled)
-                        .await
-                } else {
-                    Ok(BTreeSet::new())
-                }
-            }
-        )?;
+        let with_policy = if reading == Reading::ForStart {
+            clients
+                .containers
+                .services_with_policy(cluster, &scaled)
+                .await?
+        } else {
+            BTreeSet::new()
+        };
         Ok::<_, crate::aws::AwsError>(
             described
                 .into_iter()

@@ -243,8 +243,8 @@ pub enum WaitKind {
     DnsInSync,
 }
 
-/// How long each wait usually takes: what recent runs measured (the fastest of them), or the
-/// spec's `timeouts.expected`.
+/// How long each wait usually takes: what the last run measured (the last poll that found the
+/// resource not ready yet), or the spec's `timeouts.expected` before any run did.
 #[derive(Debug, Clone, Default)]
 pub struct Expectations {
     pub learned: std::collections::BTreeMap<String, Vec<u64>>,
@@ -263,7 +263,7 @@ impl Expectations {
         let name: &str = kind.into();
         self.learned
             .get(name)
-            .and_then(|recent| recent.iter().min())
+            .and_then(|recent| recent.last())
             .map_or(default, |ms| Duration::from_millis(*ms))
     }
 }
@@ -567,6 +567,8 @@ impl<'a> Executor<'a> {
         } else {
             started + expected.min(bound)
         };
+        // The last poll that found it not ready yet: readiness came after it.
+        let mut not_ready_at: Option<Duration> = None;
         loop {
             if next > until {
                 let message = format!(
@@ -580,28 +582,31 @@ impl<'a> Executor<'a> {
                 });
             }
             tokio::time::sleep_until(next).await;
+            let polled_at = started.elapsed();
             match check().await {
                 Ok(Some(value)) => {
-                    let took = started.elapsed();
+                    // Ready somewhere between the last poll that said no and this one. What is
+                    // learned is that last "no" (the next run polls there, then soon after), or,
+                    // when the first poll already said yes, one fast poll earlier, so that the
+                    // learned time creeps after a resource that got faster.
+                    let learned = not_ready_at
+                        .unwrap_or_else(|| polled_at.saturating_sub(self.options.fast_poll));
                     return Ok(Waited::Ready {
                         value,
-                        learned: (!resumed).then_some((kind, took)),
-                        took,
+                        learned: (!resumed).then_some((kind, learned)),
+                        took: started.elapsed(),
                     });
                 }
-                Ok(None) => {}
+                Ok(None) => not_ready_at = Some(polled_at),
                 Err(e) if e.is_transient() => {
                     tracing::warn!(error = %e, "transient error while waiting")
                 }
                 Err(e) => return Err(e),
             }
-            // Fast while within half the expected time past it, then slower and slower.
+            // Fast right after the expected time, then a quarter of how late AWS is: a resource
+            // ready a little late costs a second, one much later costs few calls.
             let late = started.elapsed().saturating_sub(expected);
-            let interval = if late <= expected / 2 {
-                self.options.fast_poll
-            } else {
-                (late / 4).clamp(self.options.fast_poll, self.options.slow_poll)
-            };
+            let interval = (late / 4).clamp(self.options.fast_poll, self.options.slow_poll);
             next = Instant::now() + interval;
         }
     }

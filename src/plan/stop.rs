@@ -281,6 +281,16 @@ pub(super) fn nat_branch(
         .flat_map(|n| v.owned_nats(&n.name))
         .chain(v.orphan_nats())
         .collect();
+    // Only a release needs the gateway to be `deleted` first; a kept address waits for the next
+    // start, which waits for its old gateway itself.
+    let releases = |name: &str| {
+        release_kept
+            || v.spec
+                .nat_gateways
+                .iter()
+                .find(|n| n.name == name)
+                .is_none_or(|n| n.elastic_ip.mode == ElasticIpMode::Release)
+    };
     let mut deleted: BTreeMap<String, usize> = BTreeMap::new();
     for nat in gateways {
         let name = nat_name(&nat.tags).unwrap_or(&nat.id).to_string();
@@ -296,6 +306,9 @@ pub(super) fn nat_branch(
             NatState::Deleting => vec![],
             NatState::Deleted => continue,
         };
+        if !releases(&name) {
+            continue;
+        }
         let wait = plan.network(
             NetworkStep::WaitNatDeleted {
                 nat: name.clone(),

@@ -62,22 +62,35 @@ async fn every_action_stays_within_its_call_budget() {
     );
 
     // The first start of all creates the services; then a stop makes the tier "stopped".
-    assert_eq!(invoke(&h, json!({"action": "start"})).await.outcome, Outcome::Applied);
-    assert_eq!(invoke(&h, json!({"action": "stop"})).await.outcome, Outcome::Applied);
+    assert_eq!(
+        invoke(&h, json!({"action": "start"})).await.outcome,
+        Outcome::Applied
+    );
+    assert_eq!(
+        invoke(&h, json!({"action": "stop"})).await.outcome,
+        Outcome::Applied
+    );
 
     let mut report = Vec::new();
-    let mut check = |what: &str, r: &Response, calls: &[String], budget: usize, outcome: Outcome| {
-        report.push(format!("{what}: {} calls (budget {budget})", calls.len()));
-        assert_eq!(r.outcome, outcome, "{what}: {r:#?}");
-        assert!(
-            calls.len() <= budget,
-            "{what} made {} AWS calls, over its budget of {budget}: {calls:#?}",
-            calls.len()
-        );
-    };
+    let mut check =
+        |what: &str, r: &Response, calls: &[String], budget: usize, outcome: Outcome| {
+            report.push(format!("{what}: {} calls (budget {budget})", calls.len()));
+            assert_eq!(r.outcome, outcome, "{what}: {r:#?}");
+            assert!(
+                calls.len() <= budget,
+                "{what} made {} AWS calls, over its budget of {budget}: {calls:#?}",
+                calls.len()
+            );
+        };
 
     let (r, calls) = measured(&moto, &h, json!({"action": "start"})).await;
-    check("start from stopped", &r, &calls, START_FROM_STOPPED, Outcome::Applied);
+    check(
+        "start from stopped",
+        &r,
+        &calls,
+        START_FROM_STOPPED,
+        Outcome::Applied,
+    );
     let (r, calls) = measured(&moto, &h, json!({"action": "start", "trigger": "schedule"})).await;
     check("repeated scheduled start", &r, &calls, QUIET, Outcome::NoOp);
     assert!(
@@ -87,7 +100,13 @@ async fn every_action_stays_within_its_call_budget() {
     let (r, calls) = measured(&moto, &h, json!({"action": "status"})).await;
     check("status", &r, &calls, QUIET, Outcome::Reported);
     let (r, calls) = measured(&moto, &h, json!({"action": "stop"})).await;
-    check("stop from running", &r, &calls, STOP_FROM_RUNNING, Outcome::Applied);
+    check(
+        "stop from running",
+        &r,
+        &calls,
+        STOP_FROM_RUNNING,
+        Outcome::Applied,
+    );
     let (r, calls) = measured(&moto, &h, json!({"action": "stop", "trigger": "schedule"})).await;
     check("repeated scheduled stop", &r, &calls, QUIET, Outcome::NoOp);
 

@@ -976,7 +976,7 @@ mod suites {
         v.push(scenario(
             "performance",
             "the first start of all, with the spec's expected durations (full spec)",
-            "applied; at most 60 AWS requests; within 5% of the critical path",
+            "applied; at most 80 AWS requests (waits poll from the spec's expected durations); within 5% of the critical path",
             || async {
                 let env = Env::new(full_spec());
                 let t = Instant::now();
@@ -986,7 +986,7 @@ mod suites {
                 let ratio = took.as_secs_f64() / critical_path().as_secs_f64();
                 let mut p = Problems::default();
                 p.check(applied(&r), || format!("outcome {}", outcome_of(&r)));
-                p.check(calls <= 60, || format!("{calls} AWS requests"));
+                p.check(calls <= 80, || { let ops: Vec<String> = env.sim.calls().iter().filter(|c| c.client == "run").map(|c| format!("{}@{:.0}", c.operation, c.at.as_secs_f64())).collect(); format!("{calls} AWS requests: {ops:?}") });
                 p.check(ratio <= 1.05, || format!("took {took:?}: {ratio:.3} x the critical path"));
                 env.report(
                     p.0,
@@ -1000,14 +1000,21 @@ mod suites {
         ));
         v.push(scenario(
             "performance",
-            "a start after a full cycle polls where AWS was last time (full spec)",
-            "applied; at most 45 AWS requests; at most 1.01 x the critical path (ALB + tasks)",
+            "a start on an ordinary day polls where AWS was last time (full spec)",
+            "after two cycles: applied; at most 45 AWS requests; at most 1.01 x the critical path (ALB + tasks)",
             || async {
                 let env = Env::new(full_spec()).started().await;
                 let mut p = Problems::default();
-                let o = env.converge("stop", "stop", 2).await;
-                p.check(converged(&o), || format!("stop: {o:?}"));
-                env.settle().await;
+                for cycle in 0..2 {
+                    let o = env.converge(&format!("stop-{cycle}"), "stop", 2).await;
+                    p.check(converged(&o), || format!("stop: {o:?}"));
+                    env.settle().await;
+                    if cycle == 0 {
+                        let o = env.converge("start-0", "start", 2).await;
+                        p.check(converged(&o), || format!("start: {o:?}"));
+                        env.settle().await;
+                    }
+                }
                 let t = Instant::now();
                 let r = env.invoke("run", payload("start")).await;
                 let took = t.elapsed();
@@ -1015,16 +1022,16 @@ mod suites {
                 let ratio = took.as_secs_f64() / critical_path().as_secs_f64();
                 p.check(applied(&r), || format!("outcome {}", outcome_of(&r)));
                 p.check(calls <= 45, || {
-                    let ops: Vec<&str> = env
+                    let ops: Vec<String> = env
                         .sim
                         .calls()
                         .iter()
                         .filter(|c| c.client == "run")
-                        .map(|c| c.operation)
+                        .map(|c| format!("{}@{:.2} {}", c.operation, c.at.as_secs_f64(), c.args))
                         .collect();
                     format!("{calls} AWS requests: {ops:?}")
                 });
-                p.check(ratio <= 1.01, || format!("took {took:?}: {ratio:.4} x the critical path"));
+                p.check(ratio <= 1.01, || { let ops: Vec<String> = env.sim.calls().iter().filter(|c| c.client == "run").map(|c| format!("{}@{:.2}", c.operation, c.at.as_secs_f64())).collect(); format!("took {took:?}: {ratio:.4} x the critical path {ops:?}") });
                 env.settle().await;
                 p.extend("running", env.running_problems(&spec_counts(&env.spec)));
                 env.report(
@@ -1049,8 +1056,20 @@ mod suites {
                 let calls = requests_of(&env.sim, "run");
                 let mut p = Problems::default();
                 p.check(applied(&r), || format!("outcome {}", outcome_of(&r)));
-                p.check(calls <= 40, || format!("{calls} AWS requests"));
-                env.report(p.0, format!("{calls} requests; {:.1} s", took.as_secs_f64()))
+                p.check(calls <= 40, || {
+                    let ops: Vec<String> = env
+                        .sim
+                        .calls()
+                        .iter()
+                        .filter(|c| c.client == "run")
+                        .map(|c| format!("{}@{:.0}", c.operation, c.at.as_secs_f64()))
+                        .collect();
+                    format!("{calls} AWS requests: {ops:?}")
+                });
+                env.report(
+                    p.0,
+                    format!("{calls} requests; {:.1} s", took.as_secs_f64()),
+                )
             },
         ));
         v
@@ -2435,8 +2454,9 @@ mod suites {
     // -----------------------------------------------------------------------------------------
     // The document.
 
-    const GROUPS: [(&str, &str); 10] = [
+    const GROUPS: [(&str, &str); 11] = [
         ("baseline", "Clean runs, for comparison: what converged looks like, and the numbers of a run without faults."),
+        ("performance", "AWS requests and wall time with AWS-like delays (NAT gateway 90 s, ALB 150 s, tasks 45 s, Route53 30 s, 40 ms per request), against the critical path no scheduler can beat: the ALB's provisioning, then the tasks' start, plus the 16 round trips that must follow one another. The first start of all polls from the spec's expected durations; later starts poll where the previous run found AWS (the last poll that saw the resource not ready yet, kept in the state document)."),
         ("crash", "The invocation dies right after its k-th mutating request (S3 writes included), for every k of a clean run: its future is dropped, so no final state write happens and the lease stays. The next invocation must answer busy while the lease lives, then take over and converge. `start, then stop` crashes a start and sends a stop after it."),
         ("transient", "Four consecutive transient faults on one operation (more than the SDK's three attempts, so the executor's own retry runs too), for each of throttling, HTTP 500, HTTP 503 and a timeout; then a seeded chaos run. Numbers are summed over the four fault kinds."),
         ("lost-response", "The request is applied but its response is lost (a timeout after AWS acted); the SDK sends it again. Only idempotent requests survive this."),
