@@ -7,6 +7,9 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+# Every build names the host's target triple, as cargo-lambda does: the tests, the demo, the
+# artifact check and `cargo lambda watch` then share one compile of the AWS SDK crates.
+export CARGO_BUILD_TARGET ?= $(shell rustc -vV | sed -n 's/^host: //p')
 
 .PHONY: help venv test test-rust test-terraform demo fmt lint build-lambda clean bench
 

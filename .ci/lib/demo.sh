@@ -17,7 +17,7 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "building the scheduler (cargo build)"
 cargo build --quiet
-BIN="$REPO/target/debug/runtime-scheduler"
+BIN="$REPO/target/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}debug/runtime-scheduler"
 tf_local_cli_config >/dev/null
 
 PORT="$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -55,17 +55,19 @@ export ENVIRONMENT="$TF_LOCAL_ENVIRONMENT" RUST_LOG="${RUST_LOG:-warn}"
 # Prints one response: outcome, phase, decision, steps with durations, what exists, warnings.
 show() { "$PY" .ci/lib/show_response.py; }
 
-run() { # run TITLE PAYLOAD
-  say "$1"
-  echo "\$ echo '$2' | runtime-scheduler invoke -"
-  echo "$2" | "$BIN" invoke - | show
+run() { # run TITLE ARGS...: the command line on the Lambda handler, its response shown readably
+  local title="$1"
+  shift
+  say "$title"
+  echo "\$ runtime-scheduler $*"
+  "$BIN" "$@" | show
 }
 
-run "plan: what would start do? (dry run, zero mutating calls)" '{"action":"start","dry_run":true,"reason":"demo: plan"}'
-run "start: NAT and ALB branches run concurrently, then the services" '{"action":"start","reason":"demo: wake up"}'
-run "status" '{"action":"status"}'
-run "stop: record counts, scale to 0, records, ALB, routes, NAT, release what is not kept" '{"action":"stop","reason":"demo: good night"}'
-run "status" '{"action":"status"}'
+run "plan: what would start do? (dry run, zero mutating calls)" start --dry-run --reason "demo: plan"
+run "start: NAT and ALB branches run concurrently, then the services" start --reason "demo: wake up"
+run "status" status
+run "stop: record counts, scale to 0, records, ALB, routes, NAT, release what is not kept" stop --reason "demo: good night"
+run "status" status
 
 say "independent check: describing what exists now"
 "$PY" .ci/lib/tier_check.py stopped --bucket "$STATE_BUCKET" --env "$ENVIRONMENT" && echo "tier is stopped: no NAT gateway, no ALB, no alias, services at 0"

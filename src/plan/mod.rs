@@ -34,7 +34,7 @@ pub mod stop;
 pub mod teardown;
 
 /// A step on EC2: addresses, NAT gateways, default routes.
-#[derive(Debug, Clone, PartialEq, Serialize, strum::IntoStaticStr)]
+#[derive(Debug, Clone, PartialEq, Serialize, strum::IntoStaticStr, strum::EnumIter)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum NetworkStep {
@@ -95,7 +95,7 @@ pub enum NetworkStep {
 }
 
 /// A step on ELBv2 and WAF.
-#[derive(Debug, Clone, PartialEq, Serialize, strum::IntoStaticStr)]
+#[derive(Debug, Clone, PartialEq, Serialize, strum::IntoStaticStr, strum::EnumIter)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum LoadBalancerStep {
@@ -134,7 +134,7 @@ pub enum LoadBalancerStep {
 }
 
 /// A step on Route53.
-#[derive(Debug, Clone, PartialEq, Serialize, strum::IntoStaticStr)]
+#[derive(Debug, Clone, PartialEq, Serialize, strum::IntoStaticStr, strum::EnumIter)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum DnsStep {
@@ -155,7 +155,7 @@ pub enum DnsStep {
 }
 
 /// A step on ECS and Application Auto Scaling.
-#[derive(Debug, Clone, PartialEq, Serialize, strum::IntoStaticStr)]
+#[derive(Debug, Clone, PartialEq, Serialize, strum::IntoStaticStr, strum::EnumIter)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum ServiceStep {
@@ -209,7 +209,7 @@ pub enum ServiceStep {
 }
 
 /// A step on the ECS cluster's tags (the tier-wide override).
-#[derive(Debug, Clone, PartialEq, Serialize, strum::IntoStaticStr)]
+#[derive(Debug, Clone, PartialEq, Serialize, strum::IntoStaticStr, strum::EnumIter)]
 #[serde(tag = "action", rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum ClusterStep {
@@ -240,6 +240,18 @@ pub enum StepKind {
 }
 
 impl StepKind {
+    /// Every step's name (for documentation checks).
+    pub fn all_names() -> Vec<&'static str> {
+        use strum::IntoEnumIterator;
+        let mut names: Vec<&'static str> = Vec::new();
+        names.extend(NetworkStep::iter().map(<&'static str>::from));
+        names.extend(LoadBalancerStep::iter().map(<&'static str>::from));
+        names.extend(DnsStep::iter().map(<&'static str>::from));
+        names.extend(ServiceStep::iter().map(<&'static str>::from));
+        names.extend(ClusterStep::iter().map(<&'static str>::from));
+        names
+    }
+
     /// The kebab-case name of the step, as serialised (`create-nat-gateway`).
     pub fn name(&self) -> &'static str {
         match self {

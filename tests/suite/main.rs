@@ -12,6 +12,7 @@ mod support;
 mod adapters;
 mod bench;
 mod budgets;
+mod docs;
 mod events;
 mod lifecycle;
 mod planner;

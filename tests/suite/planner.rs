@@ -7,7 +7,9 @@ use runtime_scheduler::observe::{Observed, ObservedLoadBalancer, ObservedName, O
 use runtime_scheduler::ownership::{
     owner_record_value, ownership_tags, OWNER_RECORD_PREFIX, TAG_EIP_MODE, TAG_NAT,
 };
-use runtime_scheduler::plan::{plan_start, plan_stop, NetworkStep, Plan, ServiceStep, StepKind};
+use runtime_scheduler::plan::{
+    plan_start, plan_stop, plan_teardown, NetworkStep, Plan, ServiceStep, StepKind,
+};
 use runtime_scheduler::schedule::Desired;
 use runtime_scheduler::spec::Spec;
 use runtime_scheduler::state::{RecordedService, State};
@@ -937,5 +939,180 @@ fn every_dependency_points_backwards() {
                 );
             }
         }
+    }
+}
+
+#[test]
+fn teardown_removes_everything_of_ours_services_and_kept_addresses_included() {
+    let tier = Tier::running();
+    let plan = plan_teardown(&tier.spec, &tier.observed, &tier.state);
+    assert_steps(
+        "teardown of a running tier",
+        &plan,
+        &[
+            "deregister-scaling service/demo/backend",
+            "delete-service service/demo/backend",
+            "delete-service service/demo/frontend",
+            "delete-records record/demo.example.com.",
+            "delete-records record/_runtime-scheduler.demo.example.com.",
+            "delete-load-balancer load-balancer",
+            "delete-route route/rtb-0a1b2c3d4e5f60011/0.0.0.0/0",
+            "delete-route route/rtb-0a1b2c3d4e5f60012/0.0.0.0/0",
+            "delete-nat-gateway nat/a",
+            "wait-nat-deleted nat/a",
+            "release-address elastic-ip/a",
+        ],
+    );
+    let id = |name: &str| {
+        plan.steps
+            .iter()
+            .find(|s| format!("{} {}", s.kind.name(), s.target) == name)
+            .unwrap()
+            .id
+    };
+    let claim = &plan.steps[id("delete-records record/_runtime-scheduler.demo.example.com.")];
+    assert!(
+        claim
+            .after
+            .contains(&id("delete-records record/demo.example.com.")),
+        "the ownership claim goes after the alias it claims"
+    );
+    let foreign = Tier::running()
+        .service("frontend", |s| s.service.tags = foreign())
+        .foreign_record();
+    let plan = plan_teardown(&foreign.spec, &foreign.observed, &foreign.state);
+    let names = steps(&plan);
+    assert!(
+        !names.iter().any(|s| s.contains("demo/frontend")),
+        "{names:?}"
+    );
+    assert!(!names.iter().any(|s| s.contains("record/")), "{names:?}");
+}
+
+mod deploy {
+    use super::*;
+    use runtime_scheduler::plan::admin::{plan_deploy, DeployMode, DeployPlan};
+
+    fn revision(family: &str, n: u32, active: bool) -> TaskDefinition {
+        TaskDefinition {
+            arn: format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:{n}"),
+            family: family.into(),
+            revision: n,
+            active,
+        }
+    }
+
+    fn deploy(tier: &Tier, service: &str, rev: &TaskDefinition) -> DeployPlan {
+        let spec = tier
+            .spec
+            .services
+            .iter()
+            .find(|s| s.name == service)
+            .unwrap();
+        plan_deploy(
+            &tier.spec,
+            spec,
+            rev,
+            &tier.observed,
+            &tier.state,
+            "release 1.4",
+            now(),
+        )
+    }
+
+    fn planned(p: DeployPlan) -> (Plan, DeployMode) {
+        match p {
+            DeployPlan::Planned { plan, mode, .. } => (plan, mode),
+            DeployPlan::Refused(why) => panic!("refused: {why}"),
+        }
+    }
+
+    #[test]
+    fn a_running_service_rolls_to_the_revision() {
+        let tier = Tier::running();
+        let (plan, mode) = planned(deploy(&tier, "backend", &revision("demo-backend", 8, true)));
+        assert_eq!(mode, DeployMode::Rolling);
+        assert_steps("rolling", &plan, &["point-service service/demo/backend"]);
+        assert!(
+            plan.record.is_empty(),
+            "a running service holds its own revision"
+        );
+    }
+
+    #[test]
+    fn a_sleeping_service_is_pointed_at_it_and_the_revision_recorded() {
+        let tier = Tier::stopped();
+        let (plan, mode) = planned(deploy(&tier, "backend", &revision("demo-backend", 8, true)));
+        assert_eq!(mode, DeployMode::Parked);
+        assert_steps("parked", &plan, &["point-service service/demo/backend"]);
+        let recorded = &plan.record["demo/backend"];
+        assert_eq!(
+            recorded.task_definition.as_deref(),
+            Some("arn:aws:ecs:us-east-1:123456789012:task-definition/demo-backend:8")
+        );
+        assert_eq!(recorded.desired_count, 3, "the recorded count stays");
+        assert!(
+            !steps(&plan).iter().any(|s| s.starts_with("scale-service")),
+            "nothing wakes"
+        );
+    }
+
+    #[test]
+    fn a_missing_service_gets_the_revision_recorded_and_the_next_start_creates_it_with_it() {
+        let mut tier = Tier::never_started();
+        let rev = revision("demo-backend", 9, true);
+        let (plan, mode) = planned(deploy(&tier, "backend", &rev));
+        assert_eq!(mode, DeployMode::Parked);
+        assert!(plan.steps.is_empty());
+        tier.state.recorded.extend(plan.record);
+        let start = tier.plan(Desired::Running);
+        let created = start.steps.iter().find_map(|s| match &s.kind {
+            StepKind::Service(ServiceStep::CreateService {
+                service,
+                task_definition,
+                ..
+            }) if service == "backend" => Some(task_definition.clone()),
+            _ => None,
+        });
+        assert_eq!(created, Some(rev.arn));
+    }
+
+    #[test]
+    fn a_start_keeps_the_revision_a_service_points_at() {
+        let tier = Tier::stopped();
+        let start = tier.plan(Desired::Running);
+        assert!(
+            !start
+                .steps
+                .iter()
+                .any(|s| matches!(s.kind, StepKind::Service(ServiceStep::PointService { .. }))),
+            "a start never changes an existing service's revision"
+        );
+    }
+
+    #[test]
+    fn the_same_revision_again_is_a_no_op() {
+        let tier = Tier::running();
+        let (plan, _) = planned(deploy(&tier, "backend", &revision("demo-backend", 7, true)));
+        assert!(plan.is_empty(), "{:?}", steps(&plan));
+    }
+
+    #[test]
+    fn another_family_a_deregistered_revision_or_a_foreign_service_is_refused() {
+        let tier = Tier::running();
+        for (rev, why) in [
+            (revision("demo-frontend", 3, true), "family"),
+            (revision("demo-backend", 8, false), "ACTIVE"),
+        ] {
+            match deploy(&tier, "backend", &rev) {
+                DeployPlan::Refused(message) => assert!(message.contains(why), "{message}"),
+                DeployPlan::Planned { .. } => panic!("{} deployed", rev.arn),
+            }
+        }
+        let foreign = Tier::running().service("backend", |s| s.service.tags = foreign());
+        assert!(matches!(
+            deploy(&foreign, "backend", &revision("demo-backend", 8, true)),
+            DeployPlan::Refused(m) if m.contains("not ours")
+        ));
     }
 }
