@@ -53,6 +53,8 @@ pub enum Action {
     Deploy,
     /// What the tier cost and saved over a period, from the history.
     Report,
+    /// The idle alarm changed state (its EventBridge event; not a payload action).
+    Idle,
 }
 
 impl Action {
@@ -93,6 +95,10 @@ pub enum Trigger {
     Manual,
     /// EventBridge Scheduler (constant input with `"trigger": "schedule"`) or a classic rule.
     Schedule,
+    /// The wake page (the `wake-front` function), for a visitor who asked.
+    Wake,
+    /// The idle alarm's state change, through EventBridge.
+    Alarm,
 }
 
 impl Trigger {
@@ -182,6 +188,17 @@ pub struct DeployCommand {
     pub task_definition: String,
 }
 
+/// The idle alarm's state change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IdleSignal {
+    /// The alarm's name.
+    pub alarm: String,
+    /// `ALARM`: no request for `idle_minutes`; `OK`: requests again.
+    pub idle: bool,
+    /// When the alarm changed state.
+    pub at: DateTime<Utc>,
+}
+
 /// The `report` action: the period ending now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct ReportCommand {
@@ -201,6 +218,7 @@ pub enum Command {
     Teardown,
     Deploy(DeployCommand),
     Report(ReportCommand),
+    Idle(IdleSignal),
 }
 
 impl Command {
@@ -215,6 +233,7 @@ impl Command {
             Command::Teardown => Action::Teardown,
             Command::Deploy(_) => Action::Deploy,
             Command::Report(_) => Action::Report,
+            Command::Idle(_) => Action::Idle,
         }
     }
 }
@@ -243,6 +262,11 @@ impl Request {
     /// Parses payload bytes; `now` bounds the instants and spans they carry.
     pub fn parse(bytes: &[u8], now: DateTime<Utc>) -> Result<Request, PayloadError> {
         let object = Object::from_slice(bytes)?;
+        if object.str("detail-type") == Some(ALARM_STATE_CHANGE)
+            || object.str("source") == Some("aws.cloudwatch")
+        {
+            return alarm_event(object);
+        }
         if object.has("detail-type") || object.str("source") == Some("aws.events") {
             return scheduled_event(object);
         }
@@ -267,6 +291,7 @@ fn action_fields(action: Action) -> &'static [&'static str] {
         Action::Teardown => &[],
         Action::Deploy => &["service", "task_definition"],
         Action::Report => &["days"],
+        Action::Idle => &[],
     }
 }
 
@@ -330,16 +355,28 @@ fn manual(mut o: Object, now: DateTime<Utc>) -> Result<Request, PayloadError> {
         }
     }
     let manual_edge = trigger == Trigger::Manual;
+    if trigger == Trigger::Alarm {
+        o.problem(
+            "trigger 'alarm' is for the idle alarm's EventBridge event, not a payload".into(),
+        );
+    }
+    if trigger == Trigger::Wake && action != Action::Start {
+        o.problem("trigger 'wake' applies only to start".into());
+    }
     let command = match action {
         Action::Start | Action::Stop => {
             let force = o.bool("force").unwrap_or(false);
             let hold_for = o.span("hold_for", time::MAX_HOLD);
             let hold_until = o.future_instant("hold_until", now, time::MAX_HOLD);
-            if !manual_edge && (force || o.has("hold_for") || o.has("hold_until")) {
+            let woken = trigger == Trigger::Wake;
+            if !manual_edge && !woken && (force || o.has("hold_for") || o.has("hold_until")) {
                 o.problem(
-                    "'force', 'hold_for' and 'hold_until' apply only to a manual start or stop"
+                    "'force', 'hold_for' and 'hold_until' apply only to a manual start or stop, or a wake"
                         .into(),
                 );
+            }
+            if woken && force {
+                o.problem("a wake cannot force past an override".into());
             }
             let hold = match (hold_for, hold_until) {
                 (Some(_), Some(_)) => {
@@ -411,6 +448,13 @@ fn manual(mut o: Object, now: DateTime<Utc>) -> Result<Request, PayloadError> {
         Action::Report => {
             let days = o.integer("days", 1, 366).unwrap_or(30);
             Command::Report(ReportCommand { days })
+        }
+        Action::Idle => {
+            o.problem(
+                "'idle' comes from the idle alarm's EventBridge event (see events/idle-alarm.json), not a payload"
+                    .into(),
+            );
+            return Err(PayloadError(o.into_problems()));
         }
     };
     if dry_run && action.is_read_only() {
@@ -516,10 +560,87 @@ fn scheduled_event(o: Object) -> Result<Request, PayloadError> {
     }
 }
 
+/// The detail-type of CloudWatch's alarm events.
+pub const ALARM_STATE_CHANGE: &str = "CloudWatch Alarm State Change";
+
+/// The idle alarm's "CloudWatch Alarm State Change" event: `ALARM` says idle, `OK` busy.
+/// `INSUFFICIENT_DATA` says nothing and is refused (the alarm treats missing data as idle).
+fn alarm_event(o: Object) -> Result<Request, PayloadError> {
+    let mut problems = Vec::new();
+    if o.str("detail-type") != Some(ALARM_STATE_CHANGE) {
+        problems.push(format!(
+            "an aws.cloudwatch event must have detail-type \"{ALARM_STATE_CHANGE}\""
+        ));
+    }
+    if o.str("source") != Some("aws.cloudwatch") {
+        problems.push(format!(
+            "a \"{ALARM_STATE_CHANGE}\" event must have source \"aws.cloudwatch\""
+        ));
+    }
+    let detail = o.get("detail").and_then(Value::as_object);
+    let alarm = detail
+        .and_then(|d| d.get("alarmName"))
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty() && n.len() <= 255);
+    if alarm.is_none() {
+        problems.push("'detail.alarmName' must name the alarm".into());
+    }
+    let value = detail
+        .and_then(|d| d.get("state"))
+        .and_then(|s| s.get("value"))
+        .and_then(Value::as_str);
+    let idle = match value {
+        Some("ALARM") => Some(true),
+        Some("OK") => Some(false),
+        Some(other) => {
+            problems.push(format!(
+                "alarm state '{other}' says nothing about traffic (expected ALARM or OK)"
+            ));
+            None
+        }
+        None => {
+            problems.push("'detail.state.value' is missing".into());
+            None
+        }
+    };
+    let at = match o.str("time").map(time::parse_instant) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            problems.push(format!("'time': {e}"));
+            None
+        }
+        None => {
+            problems.push("'time' is missing".into());
+            None
+        }
+    };
+    match (alarm, idle, at) {
+        (Some(alarm), Some(idle), Some(at)) if problems.is_empty() => Ok(Request {
+            command: Command::Idle(IdleSignal {
+                alarm: alarm.to_string(),
+                idle,
+                at,
+            }),
+            dry_run: false,
+            reason: if idle {
+                format!("alarm {alarm}: the load balancer is idle")
+            } else {
+                format!("alarm {alarm}: the load balancer serves requests")
+            },
+            trigger: Trigger::Alarm,
+            environment: None,
+            at: None,
+        }),
+        _ => Err(PayloadError(problems)),
+    }
+}
+
 fn default_reason(action: Action, trigger: Trigger) -> String {
     match trigger {
         Trigger::Schedule => format!("scheduled {action}"),
         Trigger::Manual => format!("manual {action} (no reason given)"),
+        Trigger::Wake => "woken from the wake page".into(),
+        Trigger::Alarm => format!("alarm {action}"),
     }
 }
 

@@ -8,18 +8,23 @@
 //! records the outcome in S3 under a lease taken with conditional writes. [`handler`] names these
 //! stages for the Lambda runtime and the command line alike. [`ownership`] holds every rule about
 //! what is the scheduler's own.
+//!
+//! [`front`] is the second binary's logic: the wake page a sleeping tier's names answer with.
 
 pub mod aws;
 pub mod command;
 pub mod config;
 pub mod executor;
+pub mod front;
 pub mod handler;
 pub mod metrics;
 pub mod model;
 pub mod observe;
 pub mod ownership;
 pub mod plan;
+pub mod report;
 pub mod schedule;
+pub mod secret;
 pub mod spec;
 pub mod state;
 pub mod time;

@@ -85,6 +85,12 @@ enum Cmd {
         #[command(flatten)]
         common: Common,
     },
+    /// What the tier cost and what sleeping saved over the last days, from the history.
+    Report {
+        /// The period: the last this many days (1 to 366).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+    },
     /// Handle one payload (a JSON file, or - for stdin) and print the response.
     Invoke {
         /// A file holding the payload, or - to read it from stdin.
@@ -189,6 +195,11 @@ fn payload_of(command: Cmd) -> Value {
             .set("action", "teardown")
             .set("environment", &environment)
             .common(common),
+        Cmd::Report { days } => {
+            p.set("action", "report");
+            p.0.insert("days".into(), json!(days));
+            &mut p
+        }
         Cmd::Invoke { .. } | Cmd::Permissions | Cmd::Schema | Cmd::Lambda => &mut p,
     };
     Value::Object(p.0)

@@ -123,6 +123,18 @@ impl Window {
             .find(|(at, want)| self.is_open(*at) == (*want == Desired::Running))
     }
 
+    /// The close of the opening that `t` is in, if the window is open at `t`.
+    pub fn close_of(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let today = self.local_date(t);
+        [today.pred_opt(), Some(today)]
+            .into_iter()
+            .flatten()
+            .filter_map(|d| self.opening_on(d))
+            .filter(|(open, close)| *open <= t && t < *close)
+            .map(|(_, close)| close)
+            .max()
+    }
+
     /// The start of the next opening after `t`.
     pub fn next_open(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let today = self.local_date(t);
@@ -214,13 +226,58 @@ impl OverrideTags {
     }
 }
 
-/// A hold left by a manual action, kept in the state document.
+/// A hold left by a manual action, a wake or an idle stop, kept in the state document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hold {
     pub desired: Desired,
     pub until: DateTime<Utc>,
     pub reason: String,
     pub set_by: String,
+    #[serde(default)]
+    pub kind: HoldKind,
+}
+
+/// Who left a hold, which decides what may end it early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HoldKind {
+    /// A person's start or stop: only another manual action or its end changes it.
+    #[default]
+    Manual,
+    /// A wake from the page: "up to N hours", ended early by an idle stop.
+    Wake,
+    /// An idle stop inside the window: asleep until the window closes or someone wakes it.
+    Idle,
+}
+
+impl Hold {
+    fn new(desired: Desired, until: DateTime<Utc>, kind: HoldKind) -> Hold {
+        Hold {
+            desired,
+            until,
+            reason: String::new(),
+            set_by: String::new(),
+            kind,
+        }
+    }
+}
+
+/// Idle stop, as the decision sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Idleness {
+    /// `wake.idle_minutes`.
+    pub minutes: u32,
+    /// Since when the running tier has served no request, per the idle alarm and the start
+    /// time; `None` when it is not running or served requests last the alarm said.
+    pub quiet_since: Option<DateTime<Utc>>,
+}
+
+impl Idleness {
+    /// Whether the tier has been quiet for `minutes` at `now`.
+    fn due(&self, now: DateTime<Utc>) -> bool {
+        self.quiet_since
+            .is_some_and(|q| now - q >= Duration::minutes(i64::from(self.minutes)))
+    }
 }
 
 /// What the invocation asked for, as the decision sees it.
@@ -229,6 +286,8 @@ pub enum Intent {
     Start,
     Stop,
     Reconcile,
+    /// The idle alarm says the ALB served no request for `idle_minutes`.
+    Idle,
 }
 
 /// Inputs of one decision.
@@ -245,6 +304,10 @@ pub struct DecisionInput<'a> {
     pub default_hold: Duration,
     /// From the payload: how long to hold the result of a manual start or stop.
     pub hold_request: Option<HoldRequest>,
+    /// No window: asleep unless woken (`wake.on_demand`).
+    pub on_demand: bool,
+    /// Idle stop, when `wake.idle_minutes` is set.
+    pub idle: Option<Idleness>,
 }
 
 /// The decision.
@@ -314,12 +377,22 @@ pub fn decide(input: &DecisionInput) -> Decision {
     let asked = match input.intent {
         Intent::Start => Some(Desired::Running),
         Intent::Stop => Some(Desired::Stopped),
-        Intent::Reconcile => None,
+        Intent::Reconcile | Intent::Idle => None,
     };
 
+    if input.intent == Intent::Idle {
+        return decide_idle(input, overriding, hold, notes);
+    }
+
     match (input.trigger, asked) {
-        // A person asked for something: overrides win unless forced; holds are replaced.
-        (Trigger::Manual, Some(want)) => {
+        // A person asked for something (directly or from the wake page): overrides win unless
+        // forced; holds are replaced.
+        (Trigger::Manual | Trigger::Wake, Some(want)) => {
+            let kind = if input.trigger == Trigger::Wake {
+                HoldKind::Wake
+            } else {
+                HoldKind::Manual
+            };
             if let Some(o) = overriding.filter(|o| o.mode != want) {
                 if !input.force {
                     return Decision::skip(
@@ -336,34 +409,29 @@ pub fn decide(input: &DecisionInput) -> Decision {
                     mode_name(o.mode)
                 ));
             }
-            let open = input.window.map(|w| w.is_open(now));
+            // Without a window (on demand) the tier is always "outside" it.
+            let open = input
+                .window
+                .map(|w| w.is_open(now))
+                .or(input.on_demand.then_some(false));
             let explicit = input.hold_request.map(|h| h.until(now));
             // Repeating a manual action keeps the hold it already left: a repeat is a no-op.
-            let same = hold.filter(|h| h.desired == want).cloned();
+            let same = hold
+                .filter(|h| h.desired == want && h.kind == kind)
+                .cloned();
             let new_hold = match (want, open, explicit) {
-                (_, _, Some(until)) => Some(Hold {
-                    desired: want,
-                    until,
-                    reason: String::new(),
-                    set_by: String::new(),
-                }),
+                (_, _, Some(until)) => Some(Hold::new(want, until, kind)),
                 (_, _, None) if same.is_some() => same,
-                (Desired::Running, Some(false), None) => Some(Hold {
-                    desired: want,
+                (Desired::Running, Some(false), None) => Some(Hold::new(
+                    want,
                     // DEFAULT_HOLD is bounded at cold start, so this always fits.
-                    until: crate::time::after(now, input.default_hold).unwrap_or(now),
-                    reason: String::new(),
-                    set_by: String::new(),
-                }),
+                    crate::time::after(now, input.default_hold).unwrap_or(now),
+                    kind,
+                )),
                 (Desired::Stopped, Some(true), None) => input
                     .window
                     .and_then(|w| w.next_open(now))
-                    .map(|until| Hold {
-                        desired: want,
-                        until,
-                        reason: String::new(),
-                        set_by: String::new(),
-                    }),
+                    .map(|until| Hold::new(want, until, kind)),
                 _ => None,
             };
             let reason = match &new_hold {
@@ -397,7 +465,11 @@ pub fn decide(input: &DecisionInput) -> Decision {
                     new_hold: None,
                 };
             }
+            let idle_due = asked.is_none() && input.idle.is_some_and(|i| i.due(now));
             if let Some(h) = hold {
+                if idle_due && h.desired == Desired::Running && h.kind == HoldKind::Wake {
+                    return idle_stop(input, notes);
+                }
                 if asked.is_some_and(|a| a != h.desired) {
                     return Decision::skip(
                         format!(
@@ -432,10 +504,17 @@ pub fn decide(input: &DecisionInput) -> Decision {
                     notes,
                     new_hold: clear,
                 },
+                (None, None) if input.on_demand => Decision {
+                    desired: Some(Desired::Stopped),
+                    reason: "on demand: asleep unless woken".into(),
+                    notes,
+                    new_hold: clear,
+                },
                 (None, None) => Decision::skip(
                     "no change: the spec has no schedule to reconcile against".into(),
                     notes,
                 ),
+                (None, Some(w)) if w.is_open(now) && idle_due => idle_stop(input, notes),
                 (None, Some(w)) => {
                     let want = if w.is_open(now) {
                         Desired::Running
@@ -458,6 +537,92 @@ pub fn decide(input: &DecisionInput) -> Decision {
                 }
             }
         }
+    }
+}
+
+/// The idle alarm's word: stop unless an override or a person's hold keeps the tier running.
+fn decide_idle(
+    input: &DecisionInput,
+    overriding: Option<&Override>,
+    hold: Option<&Hold>,
+    notes: Vec<String>,
+) -> Decision {
+    let Some(idle) = input.idle else {
+        return Decision::skip(
+            "no change: idle stop is off (the spec has no wake.idle_minutes)".into(),
+            notes,
+        );
+    };
+    if let Some(o) = overriding {
+        return match o.mode {
+            Desired::Running => Decision::skip(
+                format!(
+                    "idle, but override keep-running is in force{}",
+                    until_text(o.until)
+                ),
+                notes,
+            ),
+            Desired::Stopped => Decision {
+                desired: Some(Desired::Stopped),
+                reason: format!("override keep-stopped{}", until_text(o.until)),
+                notes,
+                new_hold: None,
+            },
+        };
+    }
+    if let Some(h) = hold.filter(|h| h.desired == Desired::Running && h.kind != HoldKind::Wake) {
+        return Decision::skip(
+            format!(
+                "idle, but held running until {} ({})",
+                h.until.to_rfc3339(),
+                h.set_by
+            ),
+            notes,
+        );
+    }
+    let Some(quiet) = idle.quiet_since else {
+        return Decision::skip("no change: the tier is not running".into(), notes);
+    };
+    if !idle.due(input.now) {
+        let due = quiet + Duration::minutes(i64::from(idle.minutes));
+        return Decision::skip(
+            format!(
+                "no change: quiet only since {} (it started since the alarm); reconcile stops it from {} if it stays quiet",
+                quiet.to_rfc3339(),
+                due.to_rfc3339()
+            ),
+            notes,
+        );
+    }
+    idle_stop(input, notes)
+}
+
+/// Stop for idleness: inside the window, held asleep until it closes (or someone wakes it);
+/// outside it, nothing holds the tier asleep but the schedule itself.
+fn idle_stop(input: &DecisionInput, notes: Vec<String>) -> Decision {
+    let now = input.now;
+    let quiet = input
+        .idle
+        .and_then(|i| i.quiet_since)
+        .map(|q| format!(" since {}", q.to_rfc3339()))
+        .unwrap_or_default();
+    let minutes = input.idle.map_or(0, |i| i.minutes);
+    let close = input.window.and_then(|w| w.close_of(now));
+    let (new_hold, until) = match close {
+        Some(close) => (
+            Some(Hold::new(Desired::Stopped, close, HoldKind::Idle)),
+            format!(
+                "; asleep until the window closes at {} or a visitor wakes it",
+                close.to_rfc3339()
+            ),
+        ),
+        None => (None, "; asleep until a visitor wakes it".to_string()),
+    };
+    Decision {
+        desired: Some(Desired::Stopped),
+        reason: format!("idle: no request{quiet} (idle_minutes {minutes}){until}"),
+        notes,
+        new_hold: Some(new_hold),
     }
 }
 
@@ -493,6 +658,7 @@ fn verb(d: Desired) -> &'static str {
 /// something. `status` shows this, so during a manual hold it names the hold's end.
 pub fn next_change(
     window: Option<&Window>,
+    on_demand: bool,
     overrides: &OverrideTags,
     hold: Option<&Hold>,
     now: DateTime<Utc>,
@@ -516,6 +682,8 @@ pub fn next_change(
             hold,
             default_hold: Duration::zero(),
             hold_request: None,
+            on_demand,
+            idle: None,
         })
         .desired
     };

@@ -44,6 +44,239 @@ pub struct Spec {
     /// Bounds on how long a start waits for AWS.
     #[serde(default)]
     pub timeouts: Timeouts,
+    /// Prices for the savings report (defaults: us-east-1 on-demand).
+    #[serde(default)]
+    pub prices: Prices,
+    /// Wake on request and sleep when idle; absent: the names are deleted while asleep.
+    #[serde(default)]
+    pub wake: Option<WakeSpec>,
+}
+
+/// Wake on request: while asleep the alias records point at a small always-available front
+/// (API Gateway and the `wake-front` function) whose page wakes the tier; optionally the tier
+/// also goes to sleep when its ALB has served no request for `idle_minutes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WakeSpec {
+    /// What this environment is, shown on the page (e.g. "Acme shop, staging").
+    pub title: String,
+    /// Per app name, the front's API Gateway regional domain that the alias records point at
+    /// while asleep. Every `dns_records` name needs one.
+    #[serde(default)]
+    pub front: Vec<FrontTarget>,
+    /// Hours the page offers by default.
+    #[serde(default = "default_wake_hours")]
+    pub default_hours: u32,
+    /// The most hours a wake may ask for (1 to 168).
+    #[serde(default = "default_wake_max_hours")]
+    pub max_hours: u32,
+    /// When not empty, only these source ranges may wake the tier (CIDR, IPv4 or IPv6).
+    #[serde(default)]
+    pub allowed_cidrs: Vec<Cidr>,
+    /// SHA-256 (hex) of a shared secret that API clients send in `X-Wake-Secret` to wake the
+    /// tier without the page; absent: only the page can wake it.
+    #[serde(default)]
+    pub api_secret_sha256: Option<String>,
+    /// Stop when the ALB has served no request for this many minutes (10 to 180: CloudWatch
+    /// evaluates a Metrics Insights alarm over at most three hours); absent: off.
+    #[serde(default)]
+    pub idle_minutes: Option<u32>,
+    /// The CloudWatch alarm whose state changes say idle (ALARM) or busy (OK); required with
+    /// `idle_minutes`. Events from any other alarm are refused.
+    #[serde(default)]
+    pub idle_alarm_name: Option<String>,
+    /// No window at all: asleep unless woken (then `schedule` must be absent).
+    #[serde(default)]
+    pub on_demand: bool,
+}
+
+fn default_wake_hours() -> u32 {
+    2
+}
+fn default_wake_max_hours() -> u32 {
+    8
+}
+
+impl WakeSpec {
+    /// The front target for an app name, if any.
+    pub fn front_for(&self, name: &str) -> Option<&FrontTarget> {
+        let name = normalize_dns_name(name);
+        self.front
+            .iter()
+            .find(|f| normalize_dns_name(&f.name) == name)
+    }
+
+    /// Whether `secret` is the API clients' shared secret (compared as SHA-256 digests, in
+    /// constant time).
+    pub fn secret_matches(&self, secret: &str) -> bool {
+        let Some(want) = &self.api_secret_sha256 else {
+            return false;
+        };
+        let got = crate::secret::sha256_hex(secret.as_bytes());
+        crate::secret::same(got.as_bytes(), want.to_ascii_lowercase().as_bytes())
+    }
+}
+
+/// Where an app name points while the tier sleeps: the front's regional domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FrontTarget {
+    /// The app name, as in `dns_records`.
+    pub name: String,
+    /// The API Gateway custom domain's regional domain name (`d-....execute-api.<region>.amazonaws.com`).
+    pub dns_name: String,
+    /// Its regional hosted zone id.
+    pub hosted_zone_id: String,
+}
+
+/// An address range, `10.0.0.0/8` or `2001:db8::/32`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, JsonSchema)]
+#[schemars(with = "String")]
+pub struct Cidr {
+    pub network: std::net::IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `address/prefix`; the address must be the network's first address.
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = s
+            .split_once('/')
+            .ok_or_else(|| format!("'{s}' is not a CIDR block (address/prefix)"))?;
+        let network: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("'{addr}' in '{s}' is not an IP address"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix: u8 = prefix
+            .parse()
+            .ok()
+            .filter(|p| *p <= max)
+            .ok_or_else(|| format!("'{prefix}' in '{s}' is not a prefix length 0 to {max}"))?;
+        let cidr = Cidr { network, prefix };
+        if !cidr.contains(network) || cidr.masked(network) != bits(network) {
+            return Err(format!("'{s}' has host bits set"));
+        }
+        Ok(cidr)
+    }
+
+    /// Whether `ip` is inside the range (an IPv4 address is never inside an IPv6 range).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        let ip = match ip {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, std::net::IpAddr::V4),
+            v4 => v4,
+        };
+        ip.is_ipv4() == self.network.is_ipv4() && self.masked(ip) == self.masked(self.network)
+    }
+
+    fn masked(&self, ip: std::net::IpAddr) -> u128 {
+        let width = if ip.is_ipv4() { 32 } else { 128 };
+        let shift = width - u32::from(self.prefix);
+        if shift >= 128 {
+            0
+        } else {
+            (bits(ip) >> shift) << shift
+        }
+    }
+}
+
+fn bits(ip: std::net::IpAddr) -> u128 {
+    match ip {
+        std::net::IpAddr::V4(v4) => u128::from(u32::from(v4)),
+        std::net::IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
+    }
+}
+
+impl Serialize for Cidr {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Cidr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Cidr::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// On-demand prices of what the tier bills by the hour, for the savings `status` and `report`
+/// state. Defaults are the us-east-1 list prices for Linux/x86 as published by AWS in 2026
+/// (Amazon VPC pricing for NAT gateways and public IPv4 addresses, Elastic Load Balancing
+/// pricing for the ALB and its LCU, AWS Fargate pricing), checked on 2026-12-02. Set them for
+/// another region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Prices {
+    /// Currency of all prices, for display.
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    /// Per NAT gateway-hour (data processing is not counted: it is the same asleep or not).
+    #[serde(default = "default_nat_hour")]
+    pub nat_gateway_hour: f64,
+    /// Per public IPv4 address-hour (an Elastic IP costs this whether attached or not).
+    #[serde(default = "default_ipv4_hour")]
+    pub public_ipv4_hour: f64,
+    /// Per ALB-hour.
+    #[serde(default = "default_alb_hour")]
+    pub load_balancer_hour: f64,
+    /// Per LCU-hour.
+    #[serde(default = "default_lcu_hour")]
+    pub lcu_hour: f64,
+    /// LCUs the ALB consumes per running hour (an estimate; a quiet dev ALB uses well under 1).
+    #[serde(default = "default_lcus")]
+    pub lcus_per_hour: f64,
+    /// Per Fargate vCPU-hour.
+    #[serde(default = "default_vcpu_hour")]
+    pub fargate_vcpu_hour: f64,
+    /// Per Fargate GB-hour of memory.
+    #[serde(default = "default_gb_hour")]
+    pub fargate_gb_hour: f64,
+}
+
+impl Default for Prices {
+    fn default() -> Self {
+        Prices {
+            currency: default_currency(),
+            nat_gateway_hour: default_nat_hour(),
+            public_ipv4_hour: default_ipv4_hour(),
+            load_balancer_hour: default_alb_hour(),
+            lcu_hour: default_lcu_hour(),
+            lcus_per_hour: default_lcus(),
+            fargate_vcpu_hour: default_vcpu_hour(),
+            fargate_gb_hour: default_gb_hour(),
+        }
+    }
+}
+
+fn default_currency() -> String {
+    "USD".into()
+}
+fn default_nat_hour() -> f64 {
+    0.045
+}
+fn default_ipv4_hour() -> f64 {
+    0.005
+}
+fn default_alb_hour() -> f64 {
+    0.0225
+}
+fn default_lcu_hour() -> f64 {
+    0.008
+}
+fn default_lcus() -> f64 {
+    1.0
+}
+fn default_vcpu_hour() -> f64 {
+    0.04048
+}
+fn default_gb_hour() -> f64 {
+    0.004445
 }
 
 /// One NAT gateway.
@@ -385,6 +618,31 @@ pub struct ServiceSpec {
     /// Application Auto Scaling, if wanted.
     #[serde(default)]
     pub auto_scaling: Option<AutoScalingSpec>,
+    /// The task size (from the task definition), for the savings report.
+    #[serde(default)]
+    pub size: Option<TaskSize>,
+}
+
+/// A Fargate task's size.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskSize {
+    /// CPU units (1024 = 1 vCPU).
+    pub cpu: u32,
+    /// Memory in MiB.
+    pub memory: u32,
+}
+
+impl TaskSize {
+    /// vCPUs.
+    pub fn vcpu(self) -> f64 {
+        f64::from(self.cpu) / 1024.0
+    }
+
+    /// Memory in GB (as Fargate prices it: 1024 MiB).
+    pub fn memory_gb(self) -> f64 {
+        f64::from(self.memory) / 1024.0
+    }
 }
 
 impl ServiceSpec {
@@ -805,6 +1063,25 @@ impl Spec {
         if let Some(s) = &self.schedule {
             check_schedule(s, &mut v);
         }
+        if let Some(w) = &self.wake {
+            self.check_wake(w, &mut v);
+        }
+        let p = &self.prices;
+        for (name, price) in [
+            ("nat_gateway_hour", p.nat_gateway_hour),
+            ("public_ipv4_hour", p.public_ipv4_hour),
+            ("load_balancer_hour", p.load_balancer_hour),
+            ("lcu_hour", p.lcu_hour),
+            ("lcus_per_hour", p.lcus_per_hour),
+            ("fargate_vcpu_hour", p.fargate_vcpu_hour),
+            ("fargate_gb_hour", p.fargate_gb_hour),
+        ] {
+            v.check(
+                price.is_finite() && price >= 0.0,
+                &format!("$.prices.{name}"),
+                || "must be a number of at least 0".into(),
+            );
+        }
         v.problems
     }
 
@@ -856,13 +1133,9 @@ impl Spec {
         }
         for (i, r) in self.dns_records.iter().enumerate() {
             let p = format!("$.dns_records[{i}]");
-            v.check(
-                r.zone_id.starts_with('Z')
-                    && r.zone_id.len() >= 2
-                    && r.zone_id.chars().all(|c| c.is_ascii_alphanumeric()),
-                &format!("{p}.zone_id"),
-                || format!("'{}' is not a hosted zone id (Z...)", r.zone_id),
-            );
+            v.check(is_zone_id(&r.zone_id), &format!("{p}.zone_id"), || {
+                format!("'{}' is not a hosted zone id (Z...)", r.zone_id)
+            });
             v.check(is_dns_name(&r.name), &format!("{p}.name"), || {
                 format!("'{}' is not a DNS name", r.name)
             });
@@ -886,6 +1159,94 @@ impl Spec {
                 }
             }
         }
+    }
+
+    fn check_wake(&self, w: &WakeSpec, v: &mut Validator) {
+        let p = "$.wake";
+        v.check(
+            !w.title.trim().is_empty() && w.title.chars().count() <= 120,
+            &format!("{p}.title"),
+            || "1 to 120 characters".into(),
+        );
+        v.check(!self.dns_records.is_empty(), "$.dns_records", || {
+            "wake on request moves the alias records: at least one is needed".into()
+        });
+        for (i, r) in self.dns_records.iter().enumerate() {
+            v.check(
+                w.front_for(&r.name).is_some(),
+                &format!("{p}.front"),
+                || format!("no front for $.dns_records[{i}] ({})", r.name),
+            );
+        }
+        let mut names = BTreeSet::new();
+        for (i, f) in w.front.iter().enumerate() {
+            let fp = format!("{p}.front[{i}]");
+            v.check(
+                self.dns_records
+                    .iter()
+                    .any(|r| normalize_dns_name(&r.name) == normalize_dns_name(&f.name)),
+                &format!("{fp}.name"),
+                || format!("'{}' is not one of the dns_records names", f.name),
+            );
+            v.check(
+                names.insert(normalize_dns_name(&f.name)),
+                &format!("{fp}.name"),
+                || format!("'{}' has two fronts", f.name),
+            );
+            v.check(is_dns_name(&f.dns_name), &format!("{fp}.dns_name"), || {
+                format!("'{}' is not a DNS name", f.dns_name)
+            });
+            v.check(
+                is_zone_id(&f.hosted_zone_id),
+                &format!("{fp}.hosted_zone_id"),
+                || format!("'{}' is not a hosted zone id (Z...)", f.hosted_zone_id),
+            );
+        }
+        v.check(
+            (1..=168).contains(&w.max_hours),
+            &format!("{p}.max_hours"),
+            || "1 to 168".into(),
+        );
+        v.check(
+            (1..=w.max_hours.max(1)).contains(&w.default_hours),
+            &format!("{p}.default_hours"),
+            || format!("1 to max_hours ({})", w.max_hours),
+        );
+        if let Some(h) = &w.api_secret_sha256 {
+            v.check(
+                h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()),
+                &format!("{p}.api_secret_sha256"),
+                || "the SHA-256 of the secret as 64 hex digits".into(),
+            );
+        }
+        match (w.idle_minutes, &w.idle_alarm_name) {
+            (Some(m), Some(name)) => {
+                v.check(
+                    (10..=180).contains(&m),
+                    &format!("{p}.idle_minutes"),
+                    || "10 to 180 (a Metrics Insights alarm sees at most three hours)".into(),
+                );
+                v.check(
+                    !name.is_empty() && name.len() <= 255,
+                    &format!("{p}.idle_alarm_name"),
+                    || "1 to 255 characters".into(),
+                );
+            }
+            (Some(_), None) => v.push(
+                &format!("{p}.idle_alarm_name"),
+                "required with idle_minutes (the alarm that says the ALB is idle)".into(),
+            ),
+            (None, Some(_)) => v.push(
+                &format!("{p}.idle_minutes"),
+                "required with idle_alarm_name".into(),
+            ),
+            (None, None) => {}
+        }
+        v.check(
+            !(w.on_demand && self.schedule.is_some()),
+            &format!("{p}.on_demand"),
+            || "on_demand means no window: remove schedule, or set on_demand to false".into(),
+        );
     }
 
     fn check_services(&self, v: &mut Validator) {
@@ -957,6 +1318,13 @@ impl Spec {
                     lb.container_port > 0,
                     &format!("{p}.load_balancer.container_port"),
                     || "must be 1 to 65535".into(),
+                );
+            }
+            if let Some(size) = s.size {
+                v.check(
+                    (256..=16384).contains(&size.cpu) && (512..=122_880).contains(&size.memory),
+                    &format!("{p}.size"),
+                    || "a Fargate size: cpu 256 to 16384 units, memory 512 to 122880 MiB".into(),
                 );
             }
             v.check(
@@ -1229,6 +1597,10 @@ pub fn normalize_dns_name(name: &str) -> String {
     }
 }
 
+fn is_zone_id(s: &str) -> bool {
+    s.starts_with('Z') && s.len() >= 2 && s.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
 fn is_name(s: &str, max: usize) -> bool {
     !s.is_empty() && s.len() <= max && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
 }
@@ -1314,7 +1686,7 @@ fn structural_pass(value: &Value) -> Result<Spec, SpecErrors> {
         }]));
     };
     let mut problems = Vec::new();
-    const KNOWN: [&str; 10] = [
+    const KNOWN: [&str; 12] = [
         "version",
         "environment",
         "tags",
@@ -1324,13 +1696,18 @@ fn structural_pass(value: &Value) -> Result<Spec, SpecErrors> {
         "services",
         "schedule",
         "timeouts",
+        "prices",
+        "wake",
         "$comment",
     ];
     for key in obj.keys() {
         if !KNOWN.contains(&key.as_str()) {
             problems.push(Problem {
                 path: format!("$.{key}"),
-                message: format!("unknown field (expected one of {})", KNOWN[..9].join(", ")),
+                message: format!(
+                    "unknown field (expected one of {})",
+                    KNOWN[..KNOWN.len() - 1].join(", ")
+                ),
             });
         }
     }
@@ -1358,6 +1735,8 @@ fn structural_pass(value: &Value) -> Result<Spec, SpecErrors> {
     let schedule =
         optional::<Option<ScheduleSpec>>(obj.get("schedule"), "$.schedule", &mut problems);
     let timeouts = optional::<Timeouts>(obj.get("timeouts"), "$.timeouts", &mut problems);
+    let prices = optional::<Prices>(obj.get("prices"), "$.prices", &mut problems);
+    let wake = optional::<Option<WakeSpec>>(obj.get("wake"), "$.wake", &mut problems);
 
     match (
         version,
@@ -1369,6 +1748,8 @@ fn structural_pass(value: &Value) -> Result<Spec, SpecErrors> {
         services,
         schedule,
         timeouts,
+        prices,
+        wake,
     ) {
         (
             Some(version),
@@ -1380,6 +1761,8 @@ fn structural_pass(value: &Value) -> Result<Spec, SpecErrors> {
             Some(services),
             Some(schedule),
             Some(timeouts),
+            Some(prices),
+            Some(wake),
         ) if problems.is_empty() => Ok(Spec {
             version,
             environment,
@@ -1390,6 +1773,8 @@ fn structural_pass(value: &Value) -> Result<Spec, SpecErrors> {
             services,
             schedule,
             timeouts,
+            prices,
+            wake,
         }),
         _ => Err(SpecErrors(problems)),
     }

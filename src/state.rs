@@ -156,7 +156,7 @@ pub const RECENT_TRANSITIONS: usize = 10;
 pub const LEARNED_WAITS: usize = 5;
 
 /// The state document.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct State {
     pub version: u32,
     pub environment: String,
@@ -182,6 +182,49 @@ pub struct State {
     /// ...): the next run polls near these instead of from the first second.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub waits: BTreeMap<String, Vec<u64>>,
+    /// What exists of the tier since the last transition, and resource-hours per day.
+    #[serde(default)]
+    pub usage: crate::report::UsageLedger,
+    /// How long the last applied starts took, in seconds, newest last (at most
+    /// [`START_DURATIONS`]): the wake page's expected time is their median.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub start_seconds: Vec<u64>,
+    /// While a start runs with wake on request: how far it has got (for the wake page).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
+    /// When the schedule, holds and overrides start the tier next on their own, as of the last
+    /// write (for the wake page, which cannot read the override tags).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_start: Option<DateTime<Utc>>,
+    /// The spec's time zone, for showing `next_start` (UTC without a schedule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
+}
+
+/// How many start durations the state document keeps.
+pub const START_DURATIONS: usize = 9;
+
+/// How far a start has got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Steps finished (done or timed out) and in the plan.
+    pub done: usize,
+    pub total: usize,
+    /// The steps running now, e.g. `wait-load-balancer-active lb/dev-web`.
+    #[serde(default)]
+    pub running: Vec<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The idle alarm's last word: idle (no request for `idle_minutes`) or busy, and since when.
+/// Kept in its own document (`<env>/activity.json`) beside the state: an alarm event may come
+/// while a start or stop holds the state's lease, and must neither wait nor break that lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Activity {
+    pub idle: bool,
+    /// When the alarm changed state (the EventBridge event's time).
+    pub since: DateTime<Utc>,
+    pub alarm: String,
 }
 
 impl State {
@@ -199,7 +242,35 @@ impl State {
             recent_transitions: Vec::new(),
             hold: None,
             waits: BTreeMap::new(),
+            usage: Default::default(),
+            start_seconds: Vec::new(),
+            progress: None,
+            next_start: None,
+            timezone: None,
         }
+    }
+
+    /// Remembers how long an applied start took (at most [`START_DURATIONS`]).
+    pub fn learn_start(&mut self, took: chrono::Duration) {
+        self.start_seconds
+            .push(u64::try_from(took.num_seconds()).unwrap_or(0));
+        let excess = self.start_seconds.len().saturating_sub(START_DURATIONS);
+        self.start_seconds.drain(..excess);
+    }
+
+    /// The median of the recorded start durations, if any.
+    pub fn expected_start(&self) -> Option<chrono::Duration> {
+        let mut sorted = self.start_seconds.clone();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        let median = match n {
+            0 => return None,
+            _ if n % 2 == 1 => sorted[n / 2],
+            _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2,
+        };
+        Some(chrono::Duration::seconds(
+            i64::try_from(median).unwrap_or(i64::MAX),
+        ))
     }
 
     /// Remembers how long a wait took (at most [`LEARNED_WAITS`] per wait).
@@ -222,6 +293,7 @@ impl State {
             self.since = Some(transition.finished_at);
         }
         self.lease = None;
+        self.progress = None;
         let mut summary = transition.clone();
         summary.steps.clear();
         self.recent_transitions.push(summary);
@@ -264,6 +336,7 @@ pub struct StateStore {
     store: Arc<dyn ObjectStore>,
     bucket: String,
     key: String,
+    activity_key: String,
     history_prefix: String,
 }
 
@@ -282,12 +355,46 @@ impl StateStore {
         key: String,
         history_prefix: String,
     ) -> Self {
+        let activity_key = match key.rsplit_once('/') {
+            Some((dir, _)) => format!("{dir}/activity.json"),
+            None => "activity.json".to_string(),
+        };
         StateStore {
             store,
             bucket: bucket.to_string(),
             key,
+            activity_key,
             history_prefix,
         }
+    }
+
+    /// What the idle alarm said last, and the version read (`None`: never said anything).
+    pub async fn load_activity(&self) -> Result<(Option<Activity>, Option<ETag>), StateError> {
+        match self.store.get(&self.activity_key).await? {
+            None => Ok((None, None)),
+            Some((body, etag)) => {
+                let activity = serde_json::from_slice(&body).map_err(|e| StateError::Corrupt {
+                    bucket: self.bucket.clone(),
+                    key: self.activity_key.clone(),
+                    message: e.to_string(),
+                })?;
+                Ok((Some(activity), Some(etag)))
+            }
+        }
+    }
+
+    /// Records the idle alarm's word, only over the version read.
+    pub async fn save_activity(
+        &self,
+        activity: &Activity,
+        current: &Option<ETag>,
+    ) -> Result<ETag, StateError> {
+        let precondition = match current {
+            None => Precondition::Absent,
+            Some(etag) => Precondition::Matches(etag.clone()),
+        };
+        let body = serde_json::to_vec_pretty(activity).expect("activity always serialises");
+        self.put_once(&self.activity_key, body, precondition).await
     }
 
     /// Reads the state; a missing document is a fresh [`State::new`].
@@ -337,6 +444,31 @@ impl StateStore {
                 _ => Err(StateError::Conflict),
             },
             other => Ok(other?),
+        }
+    }
+
+    /// The history records' keys from `start_after` on (at most `limit`).
+    pub async fn history_keys(
+        &self,
+        start_after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StateError> {
+        Ok(self
+            .store
+            .list(&self.history_prefix, start_after, limit)
+            .await?)
+    }
+
+    /// The history prefix (`<env>/<HISTORY_PREFIX>`).
+    pub fn history_prefix(&self) -> &str {
+        &self.history_prefix
+    }
+
+    /// One history record, parsed as JSON.
+    pub async fn history_record(&self, key: &str) -> Result<Option<serde_json::Value>, StateError> {
+        match self.store.get(key).await? {
+            None => Ok(None),
+            Some((body, _)) => Ok(serde_json::from_slice(&body).ok()),
         }
     }
 

@@ -207,8 +207,9 @@ impl LoadBalancing for ElbLoadBalancing {
             .map_err(|e| AwsError::from_sdk("ModifyLoadBalancerAttributes", e))
     }
 
+    /// The listeners of an ALB; none when the ALB is gone (a recorded ARN may be stale).
     async fn describe_listeners(&self, load_balancer_arn: &str) -> Result<Vec<Listener>> {
-        let listeners = self
+        let listeners: Vec<_> = match self
             .elb
             .describe_listeners()
             .load_balancer_arn(load_balancer_arn)
@@ -217,7 +218,17 @@ impl LoadBalancing for ElbLoadBalancing {
             .send()
             .try_collect()
             .await
-            .map_err(|e| AwsError::from_sdk("DescribeListeners", e))?;
+        {
+            Ok(listeners) => listeners,
+            Err(e) => {
+                let err = AwsError::from_sdk("DescribeListeners", e);
+                return if err.kind == ErrorKind::NotFound {
+                    Ok(Vec::new())
+                } else {
+                    Err(err)
+                };
+            }
+        };
         let mut out = listeners
             .iter()
             .map(|l| listener("DescribeListeners", l))

@@ -153,8 +153,15 @@ impl Network for Ec2Network {
                         .ok_or_else(|| AwsError::malformed("DescribeAddresses", "AllocationId"))?
                         .to_string(),
                     public_ip: a.public_ip().unwrap_or_default().to_string(),
-                    association_id: a.association_id().map(str::to_string),
-                    instance_id: a.instance_id().map(str::to_string),
+                    // Empty strings (moto sends them) mean absent.
+                    association_id: a
+                        .association_id()
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string),
+                    instance_id: a
+                        .instance_id()
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string),
                     tags: tags_of(a.tags()),
                 })
             })

@@ -6,7 +6,7 @@ use std::time::Duration;
 use crate::aws::AwsError;
 use crate::model::{AliasTarget, RecordChange, RecordSet};
 use crate::ownership::{owner_record_name, owner_record_value};
-use crate::plan::DnsStep;
+use crate::plan::{AliasTo, DnsStep};
 
 use super::{Done, Executor, Ledger, StepError, StepResult, WaitKind};
 
@@ -20,11 +20,30 @@ pub(super) async fn run(x: &Executor<'_>, step: &DnsStep, ledger: &Ledger) -> St
             name,
             types,
             claim,
+            to,
         } => {
-            let lb = ledger
-                .load_balancer
-                .as_ref()
-                .ok_or_else(|| StepError::Missing("no load balancer to point at".into()))?;
+            let target = match to {
+                AliasTo::LoadBalancer => {
+                    let lb = ledger
+                        .load_balancer
+                        .as_ref()
+                        .ok_or_else(|| StepError::Missing("no load balancer to point at".into()))?;
+                    AliasTarget {
+                        dns_name: lb.dns_name.clone(),
+                        hosted_zone_id: lb.canonical_hosted_zone_id.clone(),
+                        evaluate_target_health: true,
+                    }
+                }
+                // API Gateway's regional endpoint has no target health to evaluate.
+                AliasTo::Front {
+                    dns_name,
+                    hosted_zone_id,
+                } => AliasTarget {
+                    dns_name: dns_name.clone(),
+                    hosted_zone_id: hosted_zone_id.clone(),
+                    evaluate_target_health: false,
+                },
+            };
             let mut changes = Vec::new();
             if *claim {
                 changes.push(RecordChange::UpsertTxt {
@@ -37,17 +56,13 @@ pub(super) async fn run(x: &Executor<'_>, step: &DnsStep, ledger: &Ledger) -> St
                 changes.push(RecordChange::UpsertAlias {
                     name: name.clone(),
                     record_type: *t,
-                    target: AliasTarget {
-                        dns_name: lb.dns_name.clone(),
-                        hosted_zone_id: lb.canonical_hosted_zone_id.clone(),
-                        evaluate_target_health: true,
-                    },
+                    target: target.clone(),
                 });
             }
             let change = x.clients.dns.change_records(zone_id, &changes).await?;
             let mut done = in_sync(x, &change).await?;
             done.detail
-                .get_or_insert(format!("alias to {}", lb.dns_name));
+                .get_or_insert(format!("alias to {}", target.dns_name));
             Ok(done)
         }
         DnsStep::DeleteRecords {

@@ -333,6 +333,18 @@ pub struct Executor<'a> {
     pub spec: &'a Spec,
     pub options: RunOptions,
     pub expected: Expectations,
+    /// When set, told after every step how far the run is (the wake page shows it).
+    pub progress: Option<tokio::sync::mpsc::UnboundedSender<RunProgress>>,
+}
+
+/// How far a run is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunProgress {
+    /// Steps finished (done or timed out).
+    pub done: usize,
+    pub total: usize,
+    /// The steps running now, as `action target`.
+    pub running: Vec<String>,
 }
 
 /// How a step ended, when it did not fail.
@@ -404,6 +416,7 @@ impl<'a> Executor<'a> {
         }
         let mut done: BTreeSet<usize> = BTreeSet::new();
         let mut started: BTreeSet<usize> = BTreeSet::new();
+        let mut finished: BTreeSet<usize> = BTreeSet::new();
         let mut running: FuturesUnordered<StepFuture<'_>> = FuturesUnordered::new();
         let mut end = RunEnd::Completed;
         let mut report = RunReport {
@@ -436,9 +449,24 @@ impl<'a> Executor<'a> {
                     }));
                 }
             }
+            if let Some(progress) = &self.progress {
+                // The receiver may be gone (its writes failed); the run goes on regardless.
+                let _ = progress.send(RunProgress {
+                    done: done.len(),
+                    total: plan.steps.len(),
+                    running: started
+                        .difference(&finished)
+                        .map(|id| {
+                            let step = &plan.steps[*id];
+                            format!("{} {}", step.kind.name(), step.target)
+                        })
+                        .collect(),
+                });
+            }
             let Some((id, result, elapsed, retries)) = running.next().await else {
                 break;
             };
+            finished.insert(id);
             report.retries += retries;
             let record = &mut records[id];
             record.duration_ms = elapsed.as_millis().min(u128::from(u64::MAX)) as u64;

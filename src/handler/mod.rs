@@ -20,7 +20,9 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::aws::{AwsError, Clients, ETag};
-use crate::command::{Command, DeployCommand, Edge, PayloadError, Request, Trigger};
+use crate::command::{
+    Command, DeployCommand, Edge, HoldRequest, IdleSignal, PayloadError, Request, Trigger,
+};
 use crate::config::Config;
 use crate::executor::{
     planned_records, prune, Executor, Expectations, Ledger, RunEnd, RunOptions, RunReport,
@@ -30,17 +32,20 @@ use crate::observe::{self, Reading};
 use crate::ownership::{exclusion, is_owned, Exclusion};
 use crate::plan::admin::{plan_deploy, plan_override, DeployMode, DeployPlan};
 use crate::plan::{plan_start, plan_stop, plan_teardown, Plan};
+use crate::report;
 use crate::schedule::{
-    decide, next_change, Decision, DecisionInput, Desired, Hold, Intent, OverrideTags, Window,
+    decide, next_change, Decision, DecisionInput, Desired, Hold, Idleness, Intent, OverrideTags,
+    Window,
 };
 use crate::spec::{Spec, SpecErrors};
 use crate::state::{
-    FailureRecord, Lease, Phase, Resources, State, StateError, StateStore, Transition,
+    Activity, FailureRecord, Lease, Phase, Progress, Resources, State, StateError, StateStore,
+    Transition,
 };
 
 mod response;
 
-pub use response::{DeployView, NextTransition, Outcome, Response, ServiceView};
+pub use response::{DeployView, NextTransition, Outcome, Response, SavingsView, ServiceView};
 
 /// Invocation failures that happen before any plan: nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +82,9 @@ impl HandlerError {
     }
 }
 
+/// The least time between two progress writes of a start.
+const PROGRESS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Facts about the invocation that come from outside the payload.
 #[derive(Debug, Clone)]
 pub struct Invocation {
@@ -103,6 +111,9 @@ struct Loaded {
     state: State,
     etag: Option<ETag>,
     clusters: Vec<Cluster>,
+    /// With idle stop only: what the idle alarm said last, and that document's version.
+    activity: Option<Activity>,
+    activity_etag: Option<ETag>,
 }
 
 /// Everything later stages read: the request, the invocation, what was loaded, and the schedule
@@ -116,6 +127,12 @@ struct Context<'a> {
     etag: &'a Option<ETag>,
     clusters: &'a [Cluster],
     window: Option<Window>,
+    /// `wake.on_demand`: no window, asleep unless woken.
+    on_demand: bool,
+    /// With idle stop: how long the running tier has been quiet.
+    idle: Option<Idleness>,
+    /// The hold a start or stop asks for (a wake's, bounded and defaulted by the spec).
+    hold_request: Option<HoldRequest>,
     overrides: OverrideTags,
     now: DateTime<Utc>,
 }
@@ -161,10 +178,20 @@ impl Handler {
             response.warnings.push(other);
             return Ok(self.finish(response, started));
         }
-        let loaded = self.load().await?;
+        let mut loaded = self.load().await?;
         response.phase = loaded.state.phase;
         response.since = loaded.state.since;
+        if let Command::Idle(signal) = &request.command {
+            // The alarm's word is recorded first; only an idle signal goes on to decide.
+            if !self
+                .note_activity(&mut loaded, signal, &mut response)
+                .await?
+            {
+                return Ok(self.finish(response, started));
+            }
+        }
         let now = request.at.unwrap_or(invocation.now);
+        let hold_request = wake_hold(&request, &loaded.spec, invocation.now)?;
         let window = loaded.spec.schedule.as_ref().map(Window::from_spec);
         let cluster_tags: Vec<(String, crate::model::Tags)> = loaded
             .clusters
@@ -181,14 +208,16 @@ impl Handler {
             clusters: &loaded.clusters,
             overrides: OverrideTags::read(&cluster_tags, now),
             window,
+            on_demand: loaded.spec.wake.as_ref().is_some_and(|w| w.on_demand),
+            idle: idleness(&loaded.spec, &loaded.state, loaded.activity.as_ref()),
+            hold_request,
             now,
         };
+        response.activity = loaded.activity.clone();
         self.describe_schedule(&ctx, &mut response);
         match &request.command {
             Command::Status => self.status(&ctx, &mut response).await?,
-            Command::Report(_) => {
-                response.outcome = Outcome::Reported;
-            }
+            Command::Report(r) => self.report(&ctx, r.days, &mut response).await?,
             Command::Override(command) => {
                 if ctx.clusters.is_empty() {
                     return Err(HandlerError::Refused(
@@ -220,7 +249,7 @@ impl Handler {
                 };
                 self.act(&ctx, plan, ledger, intent, &mut response).await?;
             }
-            Command::Start(_) | Command::Stop(_) | Command::Reconcile => {
+            Command::Start(_) | Command::Stop(_) | Command::Reconcile | Command::Idle(_) => {
                 self.converge(&ctx, &mut response).await?
             }
         }
@@ -235,13 +264,108 @@ impl Handler {
                 .await
                 .map_err(|e| self.bucket_error(e.into()))
         })?;
-        let clusters = observe::clusters(&self.clients, &spec).await?;
+        let idle_stop = spec.wake.as_ref().is_some_and(|w| w.idle_minutes.is_some());
+        let (clusters, (activity, activity_etag)) = tokio::try_join!(
+            async { Ok(observe::clusters(&self.clients, &spec).await?) },
+            async {
+                if idle_stop {
+                    self.states
+                        .load_activity()
+                        .await
+                        .map_err(|e| self.bucket_error(e.into()))
+                } else {
+                    Ok((None, None))
+                }
+            }
+        )?;
         Ok(Loaded {
             spec,
             state: versioned.state,
             etag: versioned.etag,
             clusters,
+            activity,
+            activity_etag,
         })
+    }
+
+    /// The idle alarm's state change: refused unless it is this environment's idle alarm,
+    /// ignored when older than what was recorded, else recorded. True when it says idle and a
+    /// decision follows.
+    async fn note_activity(
+        &self,
+        loaded: &mut Loaded,
+        signal: &IdleSignal,
+        response: &mut Response,
+    ) -> Result<bool, HandlerError> {
+        let wake = loaded.spec.wake.as_ref();
+        match wake.and_then(|w| w.idle_alarm_name.as_deref()) {
+            None => {
+                return Err(HandlerError::Refused(format!(
+                    "alarm {}: idle stop is off (the spec has no wake.idle_minutes); remove the rule that sends its events here",
+                    signal.alarm
+                )))
+            }
+            Some(name) if name != signal.alarm => {
+                return Err(HandlerError::Refused(format!(
+                    "alarm {} is not this environment's idle alarm ({name})",
+                    signal.alarm
+                )))
+            }
+            Some(_) => {}
+        }
+        let said = |idle: bool| if idle { "idle" } else { "busy" };
+        if let Some(last) = loaded.activity.as_ref().filter(|a| a.since > signal.at) {
+            response.outcome = Outcome::Skipped;
+            response.activity = Some(last.clone());
+            response.decision = Some(Decision {
+                desired: None,
+                reason: format!(
+                    "stale event: the alarm said {} at {}, after this event's {} ({})",
+                    said(last.idle),
+                    last.since.to_rfc3339(),
+                    said(signal.idle),
+                    signal.at.to_rfc3339()
+                ),
+                notes: Vec::new(),
+                new_hold: None,
+            });
+            return Ok(false);
+        }
+        let activity = Activity {
+            idle: signal.idle,
+            since: signal.at,
+            alarm: signal.alarm.clone(),
+        };
+        if loaded.activity.as_ref() != Some(&activity) {
+            match self
+                .states
+                .save_activity(&activity, &loaded.activity_etag)
+                .await
+            {
+                Ok(etag) => loaded.activity_etag = Some(etag),
+                Err(StateError::Conflict) => {
+                    response.outcome = Outcome::Busy;
+                    response
+                        .warnings
+                        .push("another alarm event was recorded first; nothing was done".into());
+                    return Ok(false);
+                }
+                Err(e) => return Err(self.bucket_error(e.into())),
+            }
+        }
+        loaded.activity = Some(activity.clone());
+        response.activity = Some(activity);
+        if signal.idle {
+            return Ok(true);
+        }
+        response.outcome = Outcome::NoOp;
+        response.decision = Some(Decision {
+            desired: None,
+            reason: "the load balancer serves requests again: recorded, nothing to do".into(),
+            notes: Vec::new(),
+            new_hold: None,
+        });
+        Ok(false)
     }
 
     async fn load_spec(&self) -> Result<Spec, HandlerError> {
@@ -275,14 +399,18 @@ impl Handler {
     fn describe_schedule(&self, ctx: &Context, response: &mut Response) {
         response.overrides = Some(ctx.overrides.clone());
         let hold = ctx.state.hold.clone().filter(|h| h.until > ctx.now);
-        response.next_transition =
-            next_change(ctx.window.as_ref(), &ctx.overrides, hold.as_ref(), ctx.now).map(
-                |(at, desired)| NextTransition {
-                    at,
-                    at_local: crate::time::local_text(at, self.zone(ctx)),
-                    desired,
-                },
-            );
+        response.next_transition = next_change(
+            ctx.window.as_ref(),
+            ctx.on_demand,
+            &ctx.overrides,
+            hold.as_ref(),
+            ctx.now,
+        )
+        .map(|(at, desired)| NextTransition {
+            at,
+            at_local: crate::time::local_text(at, self.zone(ctx)),
+            desired,
+        });
         response.hold = hold;
     }
 
@@ -295,6 +423,7 @@ impl Handler {
         let intent = match &ctx.request.command {
             Command::Start(_) => Intent::Start,
             Command::Stop(_) => Intent::Stop,
+            Command::Idle(_) => Intent::Idle,
             _ => Intent::Reconcile,
         };
         decide(&DecisionInput {
@@ -306,7 +435,9 @@ impl Handler {
             overrides: &ctx.overrides,
             hold: ctx.state.hold.as_ref(),
             default_hold: self.config.default_hold,
-            hold_request: edge.and_then(|e| e.hold),
+            hold_request: ctx.hold_request,
+            on_demand: ctx.on_demand,
+            idle: ctx.idle,
         })
     }
 
@@ -325,6 +456,71 @@ impl Handler {
         )?;
         response.services = service_views(ctx, &services);
         response.resources = resources;
+        let days = ctx.state.usage.days_until(ctx.invocation.now);
+        let baseline = report::always_on(ctx.spec, ctx.state);
+        let window = |n: i64| {
+            let to = ctx.invocation.now;
+            let first = to.date_naive() - chrono::Duration::days(n - 1);
+            let totals =
+                report::sum_days(&days, first, to.date_naive() + chrono::Duration::days(1));
+            let from = first.and_hms_opt(0, 0, 0).map_or(to, |d| d.and_utc());
+            report::savings(&totals, &baseline, &ctx.spec.prices, from, to, ctx.spec)
+        };
+        response.savings = Some(SavingsView {
+            last_7_days: Some(window(7)),
+            last_30_days: Some(window(30)),
+            period: None,
+        });
+        Ok(())
+    }
+
+    /// `report`: what the tier cost and saved over the last `days`, from the history records
+    /// (each holds what existed from its transition on).
+    async fn report(
+        &self,
+        ctx: &Context<'_>,
+        days: u32,
+        response: &mut Response,
+    ) -> Result<(), HandlerError> {
+        use futures::stream::{StreamExt, TryStreamExt};
+        let to = ctx.invocation.now;
+        let from = to - chrono::Duration::days(i64::from(days));
+        // Records from a week before the period too: the last one before it says what existed
+        // when the period began.
+        let look_from = from - chrono::Duration::days(7);
+        let prefix = self.states.history_prefix().to_string();
+        let start_after = format!("{prefix}{}", look_from.format("%Y/%m/%d/"));
+        let keys = self.states.history_keys(&start_after, 10_000).await?;
+        let records: Vec<serde_json::Value> = futures::stream::iter(keys)
+            .map(|k| async move { self.states.history_record(&k).await })
+            .buffer_unordered(8)
+            .try_filter_map(|r| async move { Ok(r) })
+            .try_collect()
+            .await?;
+        let recorded: Vec<report::Recorded> = records
+            .iter()
+            .filter_map(|r| {
+                let at = r.get("finished_at")?.as_str()?.parse().ok()?;
+                let usage = serde_json::from_value(r.get("usage")?.clone()).ok()?;
+                Some(report::Recorded { at, usage })
+            })
+            .collect();
+        let totals = report::from_history(&recorded, from, to);
+        let baseline = report::always_on(ctx.spec, ctx.state);
+        let mut savings = report::savings(&totals, &baseline, &ctx.spec.prices, from, to, ctx.spec);
+        let covered = totals.hours;
+        let asked = (to - from).num_minutes() as f64 / 60.0;
+        if covered + 0.05 < asked {
+            savings.notes.push(format!(
+                "the history covers {covered:.1} of the {asked:.0} hours asked (records with usage begin later)"
+            ));
+        }
+        response.outcome = Outcome::Reported;
+        response.savings = Some(SavingsView {
+            last_7_days: None,
+            last_30_days: None,
+            period: Some(savings),
+        });
         Ok(())
     }
 
@@ -589,7 +785,29 @@ impl Handler {
                         || (o.service.desired_count == 0
                             && exclusion(&o.service.tags) == Exclusion::No)
                 });
-                let records_ok = names.iter().flatten().all(|rs| rs.alias.is_none());
+                let records_ok = spec.dns_records.iter().zip(&names).all(|(r, found)| {
+                    let aliases = found.iter().filter(|rs| rs.alias.is_some());
+                    match spec.wake.as_ref().and_then(|w| w.front_for(&r.name)) {
+                        // Asleep with wake on request: every alias points at the front.
+                        Some(front) => {
+                            let mut at_front = aliases.filter(|rs| {
+                                rs.alias.as_ref().is_some_and(|a| {
+                                    crate::plan::alias_points_to(a, &front.dns_name)
+                                })
+                            });
+                            r.types
+                                .iter()
+                                .all(|t| at_front.clone().any(|rs| rs.record_type == t.as_str()))
+                                && at_front.all(|_| true)
+                                && found.iter().filter(|rs| rs.alias.is_some()).all(|rs| {
+                                    rs.alias.as_ref().is_some_and(|a| {
+                                        crate::plan::alias_points_to(a, &front.dns_name)
+                                    })
+                                })
+                        }
+                        None => aliases.count() == 0,
+                    }
+                });
                 Ok(nats_ok && lb_ok && services_ok && records_ok)
             }
         }
@@ -714,10 +932,13 @@ impl Handler {
         if plan.is_empty() {
             return self.no_op(ctx, ledger, intent, response).await;
         }
-        let Some(etag) = self.lease(ctx, &plan, &intent, response).await? else {
+        let Some((etag, leased)) = self.lease(ctx, &plan, &intent, response).await? else {
             return Ok(());
         };
-        let report = self.run(ctx, &plan, ledger).await;
+        // The wake page shows how far a start is: progress goes into the state as it runs.
+        let starting = matches!(intent.phases, Some((Phase::Starting, _)));
+        let tracked = (ctx.spec.wake.is_some() && starting).then_some(leased);
+        let (report, etag) = self.run(ctx, &plan, ledger, tracked, etag).await;
         self.record(ctx, &plan, report, intent, etag, response)
             .await;
         Ok(())
@@ -754,6 +975,11 @@ impl Handler {
             return Ok(());
         }
         settled.finish(self.transition(ctx, response), phase);
+        if intent.phases.is_some() {
+            let usage = report::usage_of(ctx.spec, &settled, phase == Phase::Running);
+            settled.usage.transition(usage, ctx.invocation.now);
+        }
+        self.outlook(ctx, &mut settled);
         match self.states.save(&settled, ctx.etag).await {
             Ok(_) => {}
             Err(StateError::Conflict) => {
@@ -768,6 +994,7 @@ impl Handler {
         response.phase = settled.phase;
         response.since = settled.since;
         response.hold = settled.hold.clone();
+        response.usage = Some(settled.usage.current);
         self.append_history(ctx, response).await;
         Ok(())
     }
@@ -782,7 +1009,7 @@ impl Handler {
         plan: &Plan,
         intent: &Becomes,
         response: &mut Response,
-    ) -> Result<Option<ETag>, HandlerError> {
+    ) -> Result<Option<(ETag, State)>, HandlerError> {
         let mut leased = ctx.state.clone();
         let now = ctx.invocation.now;
         let remaining = match ctx.invocation.deadline {
@@ -803,8 +1030,16 @@ impl Handler {
             leased.phase = working;
         }
         leased.recorded.extend(plan.record.clone());
+        if ctx.spec.wake.is_some() && matches!(intent.phases, Some((Phase::Starting, _))) {
+            leased.progress = Some(Progress {
+                done: 0,
+                total: plan.steps.len(),
+                running: Vec::new(),
+                updated_at: now,
+            });
+        }
         match self.states.save(&leased, ctx.etag).await {
-            Ok(etag) => Ok(Some(etag)),
+            Ok(etag) => Ok(Some((etag, leased))),
             Err(StateError::Conflict) => {
                 response.outcome = Outcome::Busy;
                 response
@@ -816,10 +1051,26 @@ impl Handler {
         }
     }
 
-    async fn run(&self, ctx: &Context<'_>, plan: &Plan, ledger: Ledger) -> RunReport {
+    /// Runs the plan. With `tracked` (the leased state), progress is written into the state as
+    /// steps finish; the version to write the final state over comes back.
+    async fn run(
+        &self,
+        ctx: &Context<'_>,
+        plan: &Plan,
+        ledger: Ledger,
+        tracked: Option<State>,
+        etag: ETag,
+    ) -> (RunReport, ETag) {
         let mut options = RunOptions::new(&ctx.invocation.id);
         options.deadline = ctx.invocation.deadline;
         (self.tune)(&mut options);
+        let (sender, receiver) = match tracked {
+            Some(_) => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                (Some(tx), Some(rx))
+            }
+            None => (None, None),
+        };
         let executor = Executor {
             clients: &self.clients,
             spec: ctx.spec,
@@ -827,8 +1078,68 @@ impl Handler {
             expected: Expectations {
                 learned: ctx.state.waits.clone(),
             },
+            progress: sender,
         };
-        executor.run(plan, ledger).await
+        // The executor moves into the run, so the progress channel closes when the run ends.
+        let run = async move { executor.run(plan, ledger).await };
+        match (tracked, receiver) {
+            (Some(state), Some(rx)) => {
+                tokio::join!(run, self.write_progress(ctx, rx, state, etag))
+            }
+            _ => (run.await, etag),
+        }
+    }
+
+    /// Writes the latest progress into the leased state, at most every
+    /// [`PROGRESS_INTERVAL`], until the run ends; returns the version written last. A failed
+    /// write ends the progress writes (the final write then reports the problem).
+    async fn write_progress(
+        &self,
+        ctx: &Context<'_>,
+        mut rx: tokio::sync::mpsc::UnboundedReceiver<crate::executor::RunProgress>,
+        mut state: State,
+        mut etag: ETag,
+    ) -> ETag {
+        let mut pending = None;
+        let mut last_write: Option<Instant> = None;
+        loop {
+            let wait = last_write.map_or(std::time::Duration::ZERO, |t| {
+                PROGRESS_INTERVAL.saturating_sub(t.elapsed())
+            });
+            if let Some(p) = pending.take().filter(|_| wait.is_zero()) {
+                let p: crate::executor::RunProgress = p;
+                let elapsed = chrono::Duration::from_std(ctx.started.elapsed()).unwrap_or_default();
+                state.progress = Some(Progress {
+                    done: p.done,
+                    total: p.total,
+                    running: p.running,
+                    updated_at: ctx.invocation.now + elapsed,
+                });
+                match self.states.save(&state, &Some(etag.clone())).await {
+                    Ok(new) => etag = new,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "progress write failed; no more progress writes");
+                        return etag;
+                    }
+                }
+                last_write = Some(Instant::now());
+                continue;
+            }
+            let next = if pending.is_some() {
+                match tokio::time::timeout(wait, rx.recv()).await {
+                    Ok(message) => message.map(Some),
+                    Err(_) => Some(None),
+                }
+            } else {
+                rx.recv().await.map(Some)
+            };
+            match next {
+                // The run is over: its final write replaces any progress.
+                None => return etag,
+                Some(Some(p)) => pending = Some(p),
+                Some(None) => {}
+            }
+        }
     }
 
     /// The final state (ids, phase, hold, learned waits) written with If-Match on the lease
@@ -874,7 +1185,19 @@ impl Handler {
         for (kind, took) in &report.learned {
             state.learn_wait((*kind).into(), *took);
         }
-        state.finish(self.transition(ctx, response), phase);
+        let transition = self.transition(ctx, response);
+        if outcome == Outcome::Applied
+            && phase == Phase::Running
+            && ctx.state.phase != Phase::Running
+        {
+            state.learn_start(transition.finished_at - transition.started_at);
+        }
+        state.finish(transition, phase);
+        if intent.phases.is_some() {
+            let usage = report::usage_of(ctx.spec, &state, phase == Phase::Running);
+            state.usage.transition(usage, ctx.invocation.now);
+        }
+        self.outlook(ctx, &mut state);
         match self.states.save(&state, &Some(etag)).await {
             Ok(_) => {}
             Err(e) => {
@@ -895,7 +1218,22 @@ impl Handler {
         response.phase = state.phase;
         response.since = state.since;
         response.hold = state.hold.clone();
+        response.usage = Some(state.usage.current);
         self.append_history(ctx, response).await;
+    }
+
+    /// For the wake page: when the tier starts next on its own, with the hold just written.
+    fn outlook(&self, ctx: &Context, state: &mut State) {
+        state.next_start = next_change(
+            ctx.window.as_ref(),
+            ctx.on_demand,
+            &ctx.overrides,
+            state.hold.as_ref(),
+            ctx.invocation.now,
+        )
+        .filter(|(_, desired)| *desired == Desired::Running)
+        .map(|(at, _)| at);
+        state.timezone = ctx.window.as_ref().map(|w| w.tz.name().to_string());
     }
 
     async fn append_history(&self, ctx: &Context<'_>, response: &mut Response) {
@@ -942,6 +1280,64 @@ impl Handler {
         );
         response
     }
+}
+
+/// The hold a start or stop asks for. A wake's is bounded by `wake.max_hours` and defaults to
+/// `wake.default_hours`; a wake when the spec has no `wake` section is refused.
+fn wake_hold(
+    request: &Request,
+    spec: &Spec,
+    now: DateTime<Utc>,
+) -> Result<Option<HoldRequest>, HandlerError> {
+    let asked = match &request.command {
+        Command::Start(e) | Command::Stop(e) => e.hold,
+        _ => None,
+    };
+    if request.trigger != Trigger::Wake {
+        return Ok(asked);
+    }
+    let Some(wake) = &spec.wake else {
+        return Err(HandlerError::Refused(
+            "wake on request is off: the spec has no wake section".into(),
+        ));
+    };
+    let max = chrono::Duration::hours(i64::from(wake.max_hours));
+    match asked {
+        None => Ok(Some(HoldRequest::For(chrono::Duration::hours(i64::from(
+            wake.default_hours,
+        ))))),
+        Some(HoldRequest::For(span)) if span > max => Err(HandlerError::Refused(format!(
+            "a wake holds at most wake.max_hours ({}h); asked for {}",
+            wake.max_hours,
+            crate::time::span_text(span)
+        ))),
+        Some(HoldRequest::Until(t)) if t - now > max + chrono::Duration::minutes(1) => {
+            Err(HandlerError::Refused(format!(
+                "a wake holds at most wake.max_hours ({}h); asked until {}",
+                wake.max_hours,
+                t.to_rfc3339()
+            )))
+        }
+        other => Ok(other),
+    }
+}
+
+/// With idle stop: how long the running tier has been quiet. The alarm says idle from `since`,
+/// meaning no request for `idle_minutes` before that; a tier started since has been quiet since
+/// its start (the alarm would have said busy otherwise).
+fn idleness(spec: &Spec, state: &State, activity: Option<&Activity>) -> Option<Idleness> {
+    let minutes = spec.wake.as_ref()?.idle_minutes?;
+    let quiet_since = match (state.phase, activity) {
+        (Phase::Running, Some(a)) if a.idle => {
+            let by_alarm = a.since - chrono::Duration::minutes(i64::from(minutes));
+            Some(state.since.map_or(by_alarm, |s| s.max(by_alarm)))
+        }
+        _ => None,
+    };
+    Some(Idleness {
+        minutes,
+        quiet_since,
+    })
 }
 
 /// The environment guard: an event meant for another environment is answered, not acted on.
@@ -993,5 +1389,6 @@ fn history_extra(response: &Response) -> Value {
         "kept": response.kept,
         "resources": response.resources,
         "deploy": response.deploy,
+        "usage": response.usage,
     })
 }

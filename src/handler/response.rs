@@ -102,6 +102,15 @@ pub struct Response {
     /// `deploy` only: what was deployed and how it lands.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deploy: Option<DeployView>,
+    /// `status`: the last 7 and 30 days; `report`: the period asked.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub savings: Option<SavingsView>,
+    /// What exists of the tier after this invocation (kept in the history for `report`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<crate::report::TierUsage>,
+    /// With idle stop: what the idle alarm said last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub activity: Option<crate::state::Activity>,
     pub started_at: DateTime<Utc>,
     pub duration_ms: u64,
 }
@@ -140,6 +149,17 @@ pub struct DeployView {
     pub next_start: Option<DateTime<Utc>>,
 }
 
+/// What the tier cost and saved.
+#[derive(Debug, Clone, Serialize)]
+pub struct SavingsView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_7_days: Option<crate::report::Savings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_30_days: Option<crate::report::Savings>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<crate::report::Savings>,
+}
+
 impl Response {
     pub(super) fn new(request: &Request, environment: &str, id: &str, now: DateTime<Utc>) -> Self {
         Response {
@@ -165,6 +185,9 @@ impl Response {
             kept: vec![],
             services: vec![],
             deploy: None,
+            savings: None,
+            usage: None,
+            activity: None,
             started_at: now,
             duration_ms: 0,
         }

@@ -138,19 +138,35 @@ pub enum LoadBalancerStep {
 #[serde(tag = "action", rename_all = "kebab-case")]
 #[strum(serialize_all = "kebab-case")]
 pub enum DnsStep {
-    /// Upsert the alias records at a name to the ALB (and the ownership TXT record when `claim`),
-    /// then wait, within `timeouts.dns_in_sync_seconds`, until Route53 reports them in sync.
+    /// Upsert the alias records at a name to the ALB or the wake front (and the ownership TXT
+    /// record when `claim`), then wait, within `timeouts.dns_in_sync_seconds`, until Route53
+    /// reports them in sync.
     UpsertRecords {
         zone_id: String,
         name: String,
         types: Vec<RecordType>,
         claim: bool,
+        to: AliasTo,
     },
     /// Delete exactly these record sets (alias records, or the ownership TXT at teardown).
     DeleteRecords {
         zone_id: String,
         name: String,
         records: Vec<RecordSet>,
+    },
+}
+
+/// What an alias record points at.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum AliasTo {
+    /// The tier's ALB (known once it exists).
+    #[default]
+    LoadBalancer,
+    /// The wake front's regional domain, while the tier sleeps.
+    Front {
+        dns_name: String,
+        hosted_zone_id: String,
     },
 }
 
@@ -597,13 +613,18 @@ impl<'a> View<'a> {
 /// True when an alias target names this load balancer. Route53 stores ALB aliases with a
 /// `dualstack.` prefix and a trailing dot, in lower case.
 pub fn alias_points_at(alias: &AliasTarget, lb: &LoadBalancer) -> bool {
+    alias_points_to(alias, &lb.dns_name)
+}
+
+/// True when an alias target names `dns_name`, however Route53 spells it.
+pub fn alias_points_to(alias: &AliasTarget, dns_name: &str) -> bool {
     fn norm(s: &str) -> String {
         let s = s.trim_end_matches('.').to_ascii_lowercase();
         s.strip_prefix("dualstack.")
             .map(str::to_string)
             .unwrap_or(s)
     }
-    norm(&alias.dns_name) == norm(&lb.dns_name)
+    norm(&alias.dns_name) == norm(dns_name)
 }
 
 fn describe_target(target: &RouteTarget) -> String {

@@ -7,8 +7,8 @@ use crate::ownership::is_owned;
 use crate::spec::{normalize_dns_name, ElasticIpMode, NatGatewaySpec};
 
 use super::{
-    alias_points_at, describe_target, DnsStep, LoadBalancerStep, NetworkStep, Plan, ServiceStep,
-    StepKind, View,
+    alias_points_at, describe_target, AliasTo, DnsStep, LoadBalancerStep, NetworkStep, Plan,
+    ServiceStep, StepKind, View,
 };
 use crate::model::RouteTarget;
 
@@ -424,6 +424,7 @@ fn records_branch(v: &View, plan: &mut Plan, ingress: &Ingress) {
                 name: normalize_dns_name(&r.name),
                 types: r.types.clone(),
                 claim: !claimed,
+                to: AliasTo::LoadBalancer,
             },
             &after,
             if current.is_empty() {

@@ -7,11 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{NatGateway, NatState, RecordSet, RouteTable, RouteTarget, ServiceStatus};
 use crate::ownership::{exclusion, is_owned, nat_name, Exclusion, TAG_EXCLUDE};
-use crate::spec::{ElasticIpMode, NatGatewaySpec, ServiceSpec};
+use crate::spec::{normalize_dns_name, ElasticIpMode, NatGatewaySpec, ServiceSpec, WakeSpec};
 use crate::state::RecordedService;
 
 use super::start::release_surplus;
-use super::{describe_target, DnsStep, LoadBalancerStep, NetworkStep, Plan, ServiceStep, View};
+use super::{
+    alias_points_to, describe_target, AliasTo, DnsStep, LoadBalancerStep, NetworkStep, Plan,
+    ServiceStep, View,
+};
 
 /// Plans a stop.
 pub(super) fn plan(v: &View, now: chrono::DateTime<chrono::Utc>) -> Plan {
@@ -19,7 +22,10 @@ pub(super) fn plan(v: &View, now: chrono::DateTime<chrono::Utc>) -> Plan {
     let keep = exclusions(v, &mut plan);
     let services = services_branch(v, &mut plan, &keep, now);
     if keep.load_balancer_for.is_empty() {
-        let records = records_branch(v, &mut plan, &services);
+        let records = match &v.spec.wake {
+            Some(wake) => records_to_front(v, wake, &mut plan, &services),
+            None => records_branch(v, &mut plan, &services),
+        };
         load_balancer_branch(v, &mut plan, &records);
     }
     nat_branch(v, &mut plan, &keep, &services, false);
@@ -211,6 +217,68 @@ pub(super) fn records_branch(v: &View, plan: &mut Plan, after: &[usize]) -> Vec<
             },
             after,
             "alias records point at the ALB",
+        ));
+    }
+    steps
+}
+
+/// With wake on request: the alias records move to the wake front (claiming names nobody
+/// holds), so the sleeping tier's names answer. Returns the steps after which no record of ours
+/// points at the ALB.
+fn records_to_front(v: &View, wake: &WakeSpec, plan: &mut Plan, after: &[usize]) -> Vec<usize> {
+    let mut steps = after.to_vec();
+    for r in &v.spec.dns_records {
+        // The spec check makes every name have a front.
+        let Some(front) = wake.front_for(&r.name) else {
+            continue;
+        };
+        let observed = v.name(&r.zone_id, &r.name);
+        let claimed = observed.is_some_and(|n| v.name_is_ours(n));
+        let current: Vec<&RecordSet> = observed
+            .map(|n| {
+                n.records
+                    .iter()
+                    .filter(|rs| r.types.iter().any(|t| t.as_str() == rs.record_type))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let cname = observed.is_some_and(|n| n.records.iter().any(|rs| rs.record_type == "CNAME"));
+        if cname || (!current.is_empty() && !claimed) {
+            plan.warnings.push(format!(
+                "record {} exists and is not ours (no ownership TXT record): left alone",
+                normalize_dns_name(&r.name)
+            ));
+            continue;
+        }
+        let at_front = r.types.iter().all(|t| {
+            current.iter().any(|rs| {
+                rs.record_type == t.as_str()
+                    && rs
+                        .alias
+                        .as_ref()
+                        .is_some_and(|a| alias_points_to(a, &front.dns_name))
+            })
+        });
+        if claimed && at_front {
+            continue;
+        }
+        steps.push(plan.dns(
+            DnsStep::UpsertRecords {
+                zone_id: r.zone_id.clone(),
+                name: normalize_dns_name(&r.name),
+                types: r.types.clone(),
+                claim: !claimed,
+                to: AliasTo::Front {
+                    dns_name: front.dns_name.clone(),
+                    hosted_zone_id: front.hosted_zone_id.clone(),
+                },
+            },
+            after,
+            if current.is_empty() {
+                "asleep, the name answers from the wake page (no alias record yet)"
+            } else {
+                "asleep, the name answers from the wake page"
+            },
         ));
     }
     steps

@@ -113,6 +113,8 @@ fn the_schedule_example_decides_what_the_text_says() {
         hold: None,
         default_hold: chrono::Duration::hours(2),
         hold_request: None,
+        on_demand: false,
+        idle: None,
     });
     assert!(text.contains("this answers `running`"));
     assert_eq!(decision.desired, Some(Desired::Running), "{decision:?}");

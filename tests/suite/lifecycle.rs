@@ -805,3 +805,422 @@ async fn state_history_and_errors_never_contain_credentials() {
         }
     }
 }
+
+/// The task definition a service points at, described with a plain SDK client.
+async fn service_revision(sdk: &SdkConfig, env: &DemoEnv, name: &str) -> (String, i32) {
+    let out = aws_sdk_ecs::Client::new(sdk)
+        .describe_services()
+        .cluster(&env.cluster)
+        .services(name)
+        .send()
+        .await
+        .unwrap();
+    let s = &out.services()[0];
+    (
+        s.task_definition().unwrap_or_default().to_string(),
+        s.desired_count(),
+    )
+}
+
+/// Registers another revision of a family (what a deploy pipeline does), returning its ARN.
+async fn register_revision(sdk: &SdkConfig, family: &str, image: &str) -> String {
+    aws_sdk_ecs::Client::new(sdk)
+        .register_task_definition()
+        .family(family)
+        .network_mode(aws_sdk_ecs::types::NetworkMode::Awsvpc)
+        .requires_compatibilities(aws_sdk_ecs::types::Compatibility::Fargate)
+        .cpu("256")
+        .memory("512")
+        .container_definitions(
+            aws_sdk_ecs::types::ContainerDefinition::builder()
+                .name("backend")
+                .image(image)
+                .essential(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .task_definition()
+        .unwrap()
+        .task_definition_arn()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_rolls_a_running_service_and_parks_a_sleeping_one_until_the_next_start() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let env = demo_environment(&sdk, ENV).await;
+    let h = handler(&sdk, &env, &moto);
+    let family = format!("{ENV}-backend");
+    assert_eq!(
+        invoke(&h, json!({"action": "start"})).await.outcome,
+        Outcome::Applied
+    );
+
+    // Running: the service rolls to the new revision; its count stays.
+    let v2 = register_revision(&sdk, &family, "example/backend:v2").await;
+    let (_, count_before) = service_revision(&sdk, &env, "backend").await;
+    let r = invoke(
+        &h,
+        json!({"action": "deploy", "service": "backend", "task_definition": v2, "reason": "release v2"}),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Applied, "{r:#?}");
+    let deployed = r.deploy.as_ref().unwrap();
+    assert_eq!(serde_json::to_value(deployed.mode).unwrap(), "rolling");
+    assert_eq!(
+        service_revision(&sdk, &env, "backend").await,
+        (v2.clone(), count_before)
+    );
+    assert_eq!(
+        r.phase,
+        runtime_scheduler::state::Phase::Running,
+        "a deploy keeps the phase"
+    );
+
+    // Asleep: pointed at the revision, nothing wakes.
+    assert_eq!(
+        invoke(&h, json!({"action": "stop"})).await.outcome,
+        Outcome::Applied
+    );
+    let v3 = register_revision(&sdk, &family, "example/backend:v3").await;
+    let r = invoke(
+        &h,
+        json!({"action": "deploy", "service": "demo/backend", "task_definition": v3, "reason": "release v3"}),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Applied, "{r:#?}");
+    let deployed = r.deploy.as_ref().unwrap();
+    assert_eq!(serde_json::to_value(deployed.mode).unwrap(), "parked");
+    assert_eq!(deployed.from.as_deref(), Some(v2.as_str()));
+    assert_eq!(
+        service_revision(&sdk, &env, "backend").await,
+        (v3.clone(), 0)
+    );
+    assert_stopped(&describe(&sdk, &env).await);
+    let state = state_json(&sdk, &env).await;
+    assert_eq!(
+        state["recorded"]["demo/backend"]["task_definition"],
+        v3.as_str()
+    );
+    let status = invoke(&h, json!({"action": "status"})).await;
+    let backend = status
+        .services
+        .iter()
+        .find(|s| s.service == "demo/backend")
+        .unwrap();
+    assert_eq!(
+        backend.next_start_task_definition.as_deref(),
+        Some(v3.as_str())
+    );
+
+    // The next start runs it, with the counts it had.
+    assert_eq!(
+        invoke(&h, json!({"action": "start"})).await.outcome,
+        Outcome::Applied
+    );
+    assert_eq!(
+        service_revision(&sdk, &env, "backend").await,
+        (v3.clone(), count_before)
+    );
+
+    // The same revision again is a no-op; another family's or a missing one is refused.
+    let r = invoke(
+        &h,
+        json!({"action": "deploy", "service": "backend", "task_definition": v3}),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::NoOp);
+    let frontend = format!("{ENV}-frontend:1");
+    for (td, why) in [
+        (frontend.as_str(), "family"),
+        ("demo-backend:99", "does not exist"),
+    ] {
+        let err = try_invoke(
+            &h,
+            json!({"action": "deploy", "service": "backend", "task_definition": td}),
+        )
+        .await
+        .expect_err("refused");
+        assert!(err.to_string().contains(why), "{td}: {err}");
+        assert_eq!(err.error_type(), "Refused");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn teardown_removes_everything_the_scheduler_owns_and_nothing_else() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let env = demo_environment(&sdk, ENV).await;
+    let decoys = decoys(&sdk, &env).await;
+    let h = handler(&sdk, &env, &moto);
+    assert_eq!(
+        invoke(&h, json!({"action": "start"})).await.outcome,
+        Outcome::Applied
+    );
+
+    let r = invoke(&h, json!({"action": "teardown", "environment": ENV})).await;
+    assert_eq!(r.outcome, Outcome::Applied, "{r:#?}");
+    assert_eq!(r.phase, runtime_scheduler::state::Phase::TornDown);
+    let d = describe(&sdk, &env).await;
+    assert_stopped(&d);
+    // Services deleted, kept address released, the ownership claim gone.
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let services = ecs
+        .describe_services()
+        .cluster(&env.cluster)
+        .services("backend")
+        .services("frontend")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        services
+            .services()
+            .iter()
+            .all(|s| s.status() != Some("ACTIVE")),
+        "{:?}",
+        services.services()
+    );
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    let ours: Vec<String> = ec2
+        .describe_addresses()
+        .send()
+        .await
+        .unwrap()
+        .addresses()
+        .iter()
+        .filter(|a| {
+            a.tags()
+                .iter()
+                .any(|t| t.value() == Some("runtime-scheduler"))
+        })
+        .filter_map(|a| a.allocation_id().map(str::to_string))
+        .collect();
+    assert!(ours.is_empty(), "addresses of ours left: {ours:?}");
+    let txt = aws_sdk_route53::Client::new(&sdk)
+        .list_resource_record_sets()
+        .hosted_zone_id(&env.zone_id)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !txt.resource_record_sets()
+            .iter()
+            .any(|r| r.name().starts_with("_runtime-scheduler.")),
+        "the ownership TXT record is gone"
+    );
+    decoys.assert_intact(&sdk).await;
+    // A history record says who tore it down.
+    let state = state_json(&sdk, &env).await;
+    assert_eq!(state["last_transition"]["action"], "teardown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terraform_owned_persistent_address_survives_stop_and_start() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let env = demo_environment(&sdk, ENV).await;
+    let ec2 = aws_sdk_ec2::Client::new(&sdk);
+    // terraform-base's persistent address: Terraform's tags, not the scheduler's.
+    let eip = ec2
+        .allocate_address()
+        .domain(aws_sdk_ec2::types::DomainType::Vpc)
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::ElasticIp)
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("ManagedBy")
+                        .value("terraform")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let allocation = eip.allocation_id().unwrap().to_string();
+    let mut spec = serde_json::to_value(&env.spec).unwrap();
+    spec["nat_gateways"][0]["elastic_ip"] =
+        json!({"mode": "external", "allocation_id": allocation});
+    s3_client(&sdk)
+        .put_object()
+        .bucket(&env.bucket)
+        .key(&env.spec_key)
+        .body(spec.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+    let h = handler(&sdk, &env, &moto);
+    for action in ["start", "stop", "start", "stop"] {
+        let r = invoke(&h, json!({"action": action})).await;
+        assert_eq!(r.outcome, Outcome::Applied, "{action}: {r:#?}");
+    }
+    let left = ec2
+        .describe_addresses()
+        .allocation_ids(&allocation)
+        .send()
+        .await
+        .unwrap();
+    let address = &left.addresses()[0];
+    assert_eq!(
+        address
+            .tags()
+            .iter()
+            .map(|t| (t.key().unwrap(), t.value().unwrap()))
+            .collect::<Vec<_>>(),
+        vec![("ManagedBy", "terraform")],
+        "never released, never retagged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_bucket_that_does_not_exist_is_named_as_such() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let env = demo_environment(&sdk, ENV).await;
+    let vars = BTreeMap::from([
+        ("STATE_BUCKET", "no-such-bucket-here".to_string()),
+        ("ENVIRONMENT", ENV.to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+    ]);
+    let config = Config::from_lookup(|k| vars.get(k).cloned()).unwrap();
+    let h = Handler::new(
+        config,
+        Clients::from_sdk_config(&sdk, "no-such-bucket-here", true, Default::default()),
+    );
+    moto.start_recording();
+    let err = try_invoke(&h, json!({"action": "start"}))
+        .await
+        .expect_err("no bucket");
+    assert_eq!(err.error_type(), "StateBucketMissing", "{err}");
+    assert!(err.to_string().contains("no-such-bucket-here"), "{err}");
+    assert!(
+        !err.to_string().contains("apply terraform-runtime"),
+        "{err}"
+    );
+    assert!(moto.mutating_calls().is_empty());
+    let _ = env;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn override_runs_through_the_executor_with_a_history_record_and_answers_the_phase() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let env = demo_environment(&sdk, ENV).await;
+    let h = handler(&sdk, &env, &moto);
+    assert_eq!(
+        invoke(&h, json!({"action": "start"})).await.outcome,
+        Outcome::Applied
+    );
+    let before = history_count(&sdk, &env).await;
+    let r = invoke(
+        &h,
+        json!({"action": "override", "mode": "keep-running", "for": "2h", "reason": "release"}),
+    )
+    .await;
+    assert_eq!(r.outcome, Outcome::Applied, "{r:#?}");
+    assert_eq!(r.phase, runtime_scheduler::state::Phase::Running);
+    assert_eq!(r.steps.len(), 1);
+    assert_eq!(r.steps[0].action, "set-override-tags");
+    assert_eq!(history_count(&sdk, &env).await, before + 1);
+    let tags = aws_sdk_ecs::Client::new(&sdk)
+        .describe_clusters()
+        .clusters(&env.cluster)
+        .include(aws_sdk_ecs::types::ClusterField::Tags)
+        .send()
+        .await
+        .unwrap()
+        .clusters()[0]
+        .tags()
+        .iter()
+        .map(|t| (t.key().unwrap().to_string(), t.value().unwrap().to_string()))
+        .collect::<BTreeMap<_, _>>();
+    assert_eq!(tags["runtime-scheduler:override"], "keep-running");
+    assert!(tags.contains_key("runtime-scheduler:override-until"));
+    // The same override again changes nothing.
+    let again = invoke(&h, json!({"action": "override", "mode": "keep-running", "until": tags["runtime-scheduler:override-until"]})).await;
+    assert_eq!(again.outcome, Outcome::NoOp, "{again:#?}");
+    let cleared = invoke(&h, json!({"action": "override", "mode": "clear"})).await;
+    assert_eq!(cleared.outcome, Outcome::Applied);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_and_report_say_what_the_tier_cost_and_saved() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let env = demo_environment(&sdk, ENV).await;
+    let h = handler(&sdk, &env, &moto);
+    assert_eq!(
+        invoke(&h, json!({"action": "start"})).await.outcome,
+        Outcome::Applied
+    );
+    // Three hours of running, without waiting them: the start is backdated in both places the
+    // figures come from, the state's open interval and the start's history record.
+    let three_hours_ago = (chrono::Utc::now() - chrono::Duration::hours(3)).to_rfc3339();
+    let s3 = s3_client(&sdk);
+    let mut state = state_json(&sdk, &env).await;
+    state["usage"]["since"] = json!(three_hours_ago);
+    put_json(&s3, &env.bucket, &format!("{ENV}/state.json"), &state).await;
+    let listed = s3
+        .list_objects_v2()
+        .bucket(&env.bucket)
+        .prefix(format!("{ENV}/history/"))
+        .send()
+        .await
+        .unwrap();
+    for object in listed.contents() {
+        let key = object.key().unwrap();
+        let body = s3
+            .get_object()
+            .bucket(&env.bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap()
+            .body;
+        let mut record: Value =
+            serde_json::from_slice(&body.collect().await.unwrap().into_bytes()).unwrap();
+        if record["action"] == "start" {
+            record["finished_at"] = json!(three_hours_ago);
+            put_json(&s3, &env.bucket, key, &record).await;
+        }
+    }
+    assert_eq!(
+        invoke(&h, json!({"action": "stop"})).await.outcome,
+        Outcome::Applied
+    );
+
+    let status = invoke(&h, json!({"action": "status"})).await;
+    let week = status
+        .savings
+        .as_ref()
+        .and_then(|s| s.last_7_days.clone())
+        .expect("status states the last 7 days");
+    assert!((week.hours_running - 3.0).abs() < 0.15, "{week:#?}");
+    assert!(week.cost.total > 0.0, "{week:#?}");
+    assert!(week.cost_always_on.total >= week.cost.total);
+    let report = invoke(&h, json!({"action": "report", "days": 7})).await;
+    assert_eq!(report.outcome, Outcome::Reported);
+    let period = report.savings.unwrap().period.unwrap();
+    assert!((period.hours_running - 3.0).abs() < 0.15, "{period:#?}");
+    assert!(
+        (period.resource_hours.nat_gateway_hours - week.resource_hours.nat_gateway_hours).abs()
+            < 0.05,
+        "history and state agree: {period:#?} {week:#?}"
+    );
+}
+
+async fn put_json(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, value: &Value) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(value.to_string().into_bytes().into())
+        .send()
+        .await
+        .unwrap();
+}

@@ -17,6 +17,7 @@ mod events;
 mod lifecycle;
 mod planner;
 mod reliability;
+mod savings;
 mod schedule;
 mod scheduling;
 mod spec;

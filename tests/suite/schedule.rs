@@ -7,7 +7,8 @@ use runtime_scheduler::command::{HoldRequest, Trigger};
 use runtime_scheduler::model::Tags;
 use runtime_scheduler::ownership::{TAG_OVERRIDE, TAG_OVERRIDE_UNTIL};
 use runtime_scheduler::schedule::{
-    decide, next_change, DecisionInput, Desired, Hold, Intent, OverrideTags, Window,
+    decide, next_change, DecisionInput, Desired, Hold, HoldKind, Idleness, Intent, OverrideTags,
+    Window,
 };
 use runtime_scheduler::spec::ScheduleSpec;
 use runtime_scheduler::time::{parse_span, MAX_HOLD};
@@ -58,6 +59,8 @@ struct Case {
     cluster_tags: Vec<(String, Tags)>,
     hold: Option<Hold>,
     hold_request: Option<HoldRequest>,
+    on_demand: bool,
+    idle: Option<Idleness>,
 }
 
 impl Case {
@@ -71,7 +74,38 @@ impl Case {
             cluster_tags: tags(&[]),
             hold: None,
             hold_request: None,
+            on_demand: false,
+            idle: None,
         }
+    }
+    fn wake(now: &str) -> Case {
+        Case::new(Intent::Start, Trigger::Wake, now)
+    }
+    fn alarm(now: &str) -> Case {
+        Case::new(Intent::Idle, Trigger::Alarm, now)
+    }
+    /// Idle stop after 30 minutes; quiet since `since` (`None`: not running, or busy).
+    fn quiet_since(mut self, since: Option<&str>) -> Case {
+        self.idle = Some(Idleness {
+            minutes: 30,
+            quiet_since: since.map(utc),
+        });
+        self
+    }
+    fn on_demand(mut self) -> Case {
+        self.window = None;
+        self.on_demand = true;
+        self
+    }
+    fn held(mut self, desired: Desired, until: &str, kind: HoldKind) -> Case {
+        self.hold = Some(Hold {
+            desired,
+            until: utc(until),
+            reason: "test".into(),
+            set_by: format!("{kind:?} test"),
+            kind,
+        });
+        self
     }
     fn reconcile(now: &str) -> Case {
         Case::new(Intent::Reconcile, Trigger::Schedule, now)
@@ -104,6 +138,7 @@ impl Case {
             until: utc(until),
             reason: "test".into(),
             set_by: "manual start test".into(),
+            kind: HoldKind::Manual,
         });
         self
     }
@@ -694,7 +729,198 @@ fn rows() -> Vec<Row> {
             "scheduled start",
             None,
         ),
+        // Idle stop (30 minutes) and wake on request. Tuesday 2026-12-01, 10:00 New York is
+        // 15:00Z; the window closes at 20:00 New York (01:00Z the next day).
+        (
+            "idle inside the window stops until the window closes",
+            Case::alarm("2026-12-01T15:00:00Z").quiet_since(Some("2026-12-01T14:25:00Z")),
+            Some(Stopped),
+            "idle: no request since 2026-12-01T14:25:00+00:00",
+            Some(Some("2026-12-02T01:00:00Z")),
+        ),
+        (
+            "idle with a person's hold keeps running",
+            Case::alarm("2026-12-01T15:00:00Z")
+                .quiet_since(Some("2026-12-01T14:00:00Z"))
+                .hold(Running, "2026-12-01T18:00:00Z"),
+            None,
+            "idle, but held running until 2026-12-01T18:00:00+00:00",
+            None,
+        ),
+        (
+            "idle ends a wake's hold early",
+            Case::alarm("2026-12-01T15:00:00Z")
+                .quiet_since(Some("2026-12-01T14:00:00Z"))
+                .held(Running, "2026-12-01T18:00:00Z", HoldKind::Wake),
+            Some(Stopped),
+            "idle: no request",
+            Some(Some("2026-12-02T01:00:00Z")),
+        ),
+        (
+            "idle outside the window ends a wake's hold; nothing holds it asleep",
+            Case::alarm("2026-12-02T03:00:00Z")
+                .quiet_since(Some("2026-12-02T02:00:00Z"))
+                .held(Running, "2026-12-02T05:00:00Z", HoldKind::Wake),
+            Some(Stopped),
+            "asleep until a visitor wakes it",
+            Some(None),
+        ),
+        (
+            "idle with keep-running override keeps running",
+            Case::alarm("2026-12-01T15:00:00Z")
+                .quiet_since(Some("2026-12-01T14:00:00Z"))
+                .tags(&[(TAG_OVERRIDE, "keep-running")]),
+            None,
+            "idle, but override keep-running is in force",
+            None,
+        ),
+        (
+            "idle with keep-stopped override converges to stopped",
+            Case::alarm("2026-12-01T15:00:00Z")
+                .quiet_since(Some("2026-12-01T14:00:00Z"))
+                .tags(&[(TAG_OVERRIDE, "keep-stopped")]),
+            Some(Stopped),
+            "override keep-stopped",
+            None,
+        ),
+        (
+            "idle but started since the alarm: not quiet long enough yet",
+            Case::alarm("2026-12-01T15:00:00Z").quiet_since(Some("2026-12-01T14:50:00Z")),
+            None,
+            "reconcile stops it from 2026-12-01T15:20:00+00:00",
+            None,
+        ),
+        (
+            "idle while not running changes nothing",
+            Case::alarm("2026-12-01T15:00:00Z").quiet_since(None),
+            None,
+            "the tier is not running",
+            None,
+        ),
+        (
+            "an idle signal without idle stop configured changes nothing",
+            Case::alarm("2026-12-01T15:00:00Z"),
+            None,
+            "idle stop is off",
+            None,
+        ),
+        (
+            "reconcile inside the window stops a tier quiet for idle_minutes",
+            Case::reconcile("2026-12-01T15:00:00Z").quiet_since(Some("2026-12-01T14:20:00Z")),
+            Some(Stopped),
+            "idle: no request",
+            Some(Some("2026-12-02T01:00:00Z")),
+        ),
+        (
+            "reconcile inside the window keeps a tier quiet for less",
+            Case::reconcile("2026-12-01T15:00:00Z").quiet_since(Some("2026-12-01T14:40:00Z")),
+            Some(Running),
+            "inside the window",
+            None,
+        ),
+        (
+            "reconcile ends a quiet wake outside the window",
+            Case::reconcile("2026-12-02T03:00:00Z")
+                .quiet_since(Some("2026-12-02T02:00:00Z"))
+                .held(Running, "2026-12-02T05:00:00Z", HoldKind::Wake),
+            Some(Stopped),
+            "idle",
+            Some(None),
+        ),
+        (
+            "reconcile keeps a person's hold however quiet",
+            Case::reconcile("2026-12-02T03:00:00Z")
+                .quiet_since(Some("2026-12-02T02:00:00Z"))
+                .hold(Running, "2026-12-02T05:00:00Z"),
+            Some(Running),
+            "held running",
+            None,
+        ),
+        (
+            "the idle hold keeps the window from restarting the tier",
+            Case::reconcile("2026-12-01T16:00:00Z").held(
+                Stopped,
+                "2026-12-02T01:00:00Z",
+                HoldKind::Idle,
+            ),
+            Some(Stopped),
+            "held stopped until 2026-12-02T01:00:00+00:00",
+            None,
+        ),
+        (
+            "a scheduled start at the window's opening ignores last night's quiet",
+            Case::scheduled(Start, "2026-12-01T13:00:00Z")
+                .quiet_since(Some("2026-11-30T20:00:00Z")),
+            Some(Running),
+            "scheduled start",
+            None,
+        ),
+        (
+            "a wake inside an idle hold starts and holds for what it asked",
+            Case::wake("2026-12-01T16:00:00Z")
+                .held(Stopped, "2026-12-02T01:00:00Z", HoldKind::Idle)
+                .hold_for("2h"),
+            Some(Running),
+            "manual start; held until 2026-12-01T18:00:00+00:00",
+            Some(Some("2026-12-01T18:00:00Z")),
+        ),
+        (
+            "a wake respects keep-stopped",
+            Case::wake("2026-12-01T16:00:00Z")
+                .tags(&[(TAG_OVERRIDE, "keep-stopped")])
+                .hold_for("2h"),
+            None,
+            "skipped: override keep-stopped is in force",
+            None,
+        ),
+        (
+            "on demand, reconcile wants the tier asleep",
+            Case::reconcile("2026-12-01T15:00:00Z").on_demand(),
+            Some(Stopped),
+            "on demand: asleep unless woken",
+            None,
+        ),
+        (
+            "on demand, a manual start without a hold gets the default hold",
+            Case::manual(Start, "2026-12-01T15:00:00Z").on_demand(),
+            Some(Running),
+            "held until 2026-12-01T17:00:00+00:00",
+            Some(Some("2026-12-01T17:00:00Z")),
+        ),
+        (
+            "on demand, a wake's hold is kept while it runs",
+            Case::reconcile("2026-12-01T15:00:00Z").on_demand().held(
+                Running,
+                "2026-12-01T17:00:00Z",
+                HoldKind::Wake,
+            ),
+            Some(Running),
+            "held running until 2026-12-01T17:00:00+00:00",
+            None,
+        ),
     ]
+}
+
+#[test]
+fn a_wake_hold_carries_its_kind() {
+    let case = Case::wake("2026-12-01T16:00:00Z").hold_for("3h");
+    let overrides = OverrideTags::read(&case.cluster_tags, case.now);
+    let decision = decide(&DecisionInput {
+        intent: case.intent,
+        trigger: case.trigger,
+        force: false,
+        now: case.now,
+        window: case.window.as_ref(),
+        overrides: &overrides,
+        hold: None,
+        default_hold: Duration::hours(2),
+        hold_request: case.hold_request,
+        on_demand: false,
+        idle: None,
+    });
+    let hold = decision.new_hold.flatten().expect("a hold");
+    assert_eq!(hold.kind, HoldKind::Wake);
+    assert_eq!(hold.until, utc("2026-12-01T19:00:00Z"));
 }
 
 #[test]
@@ -713,6 +939,8 @@ fn decisions_follow_the_window_overrides_and_holds() {
             hold: case.hold.as_ref(),
             default_hold: Duration::hours(2),
             hold_request: case.hold_request,
+            on_demand: case.on_demand,
+            idle: case.idle,
         });
         assert_eq!(decision.desired, desired, "case '{name}': {decision:#?}");
         let text = format!("{} | {}", decision.reason, decision.notes.join(" | "));
@@ -775,12 +1003,13 @@ fn during_a_manual_hold_the_next_transition_is_the_hold_ending() {
         until: utc("2026-12-03T04:00:00Z"),
         reason: "demo".into(),
         set_by: "manual start".into(),
+        kind: HoldKind::Manual,
     };
     let w = new_york();
-    let next = next_change(Some(&w), &OverrideTags::None, Some(&hold), now);
+    let next = next_change(Some(&w), false, &OverrideTags::None, Some(&hold), now);
     assert_eq!(next, Some((utc("2026-12-03T04:00:00Z"), Stopped)));
     // Without the hold, the next change is the window opening at 08:00.
-    let next = next_change(Some(&w), &OverrideTags::None, None, now);
+    let next = next_change(Some(&w), false, &OverrideTags::None, None, now);
     assert_eq!(next, Some((utc("2026-12-03T13:00:00Z"), Running)));
 }
 
@@ -793,6 +1022,6 @@ fn an_override_until_an_instant_is_the_next_transition_when_it_changes_something
         (TAG_OVERRIDE_UNTIL, "2026-12-02T20:00:00Z"),
     ]);
     let overrides = OverrideTags::read(&tags, now);
-    let next = next_change(Some(&new_york()), &overrides, None, now);
+    let next = next_change(Some(&new_york()), false, &overrides, None, now);
     assert_eq!(next, Some((utc("2026-12-02T20:00:00Z"), Running)));
 }

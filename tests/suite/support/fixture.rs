@@ -303,6 +303,8 @@ fn placeholder_spec(env: &str) -> Spec {
         services: Vec::new(),
         schedule: None,
         timeouts: Timeouts::default(),
+        prices: Default::default(),
+        wake: None,
     }
 }
 
@@ -327,6 +329,10 @@ fn demo_spec(d: &DemoEnv) -> Spec {
                 health_check_grace_period_seconds: grace,
                 deployment: DeploymentSpec::default(),
                 auto_scaling,
+                size: Some(runtime_scheduler::spec::TaskSize {
+                    cpu: 256,
+                    memory: 512,
+                }),
             }
         };
     Spec {
@@ -431,6 +437,8 @@ fn demo_spec(d: &DemoEnv) -> Spec {
             .expect("valid expected durations"),
             ..Timeouts::default()
         },
+        prices: Default::default(),
+        wake: None,
     }
 }
 
