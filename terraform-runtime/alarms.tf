@@ -48,7 +48,7 @@ resource "aws_cloudwatch_metric_alarm" "scheduler_failed" {
   count = var.enable_alarms ? 1 : 0
 
   alarm_name          = "${local.name_prefix}-scheduler-failed"
-  alarm_description   = "A scheduler invocation of ${local.name_prefix} ended with outcome 'failed'. Read the response or the function's JSON log for the failed step and its AWS error code; the next reconcile retries. See docs/operations-manual.md."
+  alarm_description   = "A scheduler invocation of ${local.name_prefix} ended with outcome 'failed'. Read the response or the function's JSON log for the failed step and its AWS error code; the next reconcile retries. See terraform-runtime/README.md, Alarms."
   namespace           = local.scheduler_namespace
   metric_name         = "Failures"
   dimensions          = { Environment = var.environment }
@@ -92,7 +92,7 @@ resource "aws_cloudwatch_metric_alarm" "tier_not_running" {
   count = var.enable_alarms ? 1 : 0
 
   alarm_name          = "${local.name_prefix}-tier-not-running"
-  alarm_description   = "The tier of ${local.name_prefix} should be running but has not been for ${var.tier_mismatch_grace_minutes} minutes. Invoke status, then start (docs/operations-manual.md, docs/disaster-recovery.md)."
+  alarm_description   = "The tier of ${local.name_prefix} should be running but has not been for ${var.tier_mismatch_grace_minutes} minutes. Invoke status, then start; if the function is broken, docs/disaster-recovery.md."
   evaluation_periods  = local.phase_grace_periods
   datapoints_to_alarm = local.phase_grace_periods
   threshold           = 1
@@ -135,7 +135,7 @@ resource "aws_cloudwatch_metric_alarm" "tier_running_while_asleep" {
   count = var.enable_alarms ? 1 : 0
 
   alarm_name          = "${local.name_prefix}-tier-running-while-asleep"
-  alarm_description   = "The tier of ${local.name_prefix} should be asleep but has been running for ${var.tier_mismatch_grace_minutes} minutes (costs money). Invoke status: an override or hold may explain it; otherwise stop (docs/operations-manual.md)."
+  alarm_description   = "The tier of ${local.name_prefix} should be asleep but has been running for ${var.tier_mismatch_grace_minutes} minutes (costs money). Invoke status: an override or hold may explain it; otherwise stop (docs/disaster-recovery.md)."
   evaluation_periods  = local.phase_grace_periods
   datapoints_to_alarm = local.phase_grace_periods
   threshold           = 1

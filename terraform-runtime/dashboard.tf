@@ -93,7 +93,7 @@ locals {
         markdown = join("", [
           "## ${local.name_prefix}: runtime tier\n",
           "Window ${var.schedule_start}-${var.schedule_stop} ${var.schedule_timezone} on ${join(",", var.schedule_days)}. ",
-          "Gaps outside it are the tier asleep, not an outage. What each alarm means: docs/operations-manual.md.",
+          "Gaps outside it are the tier asleep, not an outage. What each alarm means and what to do: terraform-runtime/README.md, Alarms; recovery: docs/disaster-recovery.md.",
         ])
       }
     }],

@@ -94,9 +94,13 @@ ops_dr_missing_spec() {
 }
 
 ops_after_cycle() {
+  local base_plan
   log "operations: a plan after the full cycle changes nothing; recovery procedures"
-  no_changes terraform-base "$WORK/terraform-base.tfvars" base-plan-after-cycle
+  # The two roots have separate states and locks: plan them at the same time.
+  no_changes terraform-base "$WORK/terraform-base.tfvars" base-plan-after-cycle &
+  base_plan=$!
   no_changes terraform-runtime "$WORK/terraform-runtime.tfvars" runtime-plan-after-cycle
+  wait "$base_plan" || die "terraform-base: plan after the cycle is not empty"
   if [[ "$SIMULATE" == 1 ]]; then
     echo "(simulated scheduler: the recovery procedures need the binary; skipped)"
     return
