@@ -44,6 +44,7 @@ clean:
 #
 #   ENV=demo                    environment; reads terraform-<root>/env/$(ENV).tfvars if present
 #   TF_STATE_BUCKET=<bucket>    S3 bucket of the Terraform state (make infra-backend-bucket creates it)
+#   TF_STATE_NONCURRENT_DAYS=90 days make infra-backend-bucket keeps old versions of the state
 #   AWS_REGION=us-east-1
 # Real AWS, with the usual AWS_PROFILE / credentials. Locally, `make test-terraform` runs the same
 # roots against moto (.ci/lib/terraform-e2e.sh).
@@ -51,6 +52,7 @@ clean:
 ENV ?= demo
 AWS_REGION ?= us-east-1
 TF_STATE_BUCKET ?=
+TF_STATE_NONCURRENT_DAYS ?= 90
 TF_BASE := terraform-base
 TF_RUNTIME := terraform-runtime
 tf_var_file = $(if $(wildcard $(1)/env/$(ENV).tfvars),-var-file=env/$(ENV).tfvars,)
@@ -77,7 +79,7 @@ infra-check-env:
 	@test -n "$(TF_STATE_BUCKET)" || { echo "Set TF_STATE_BUCKET (the Terraform state bucket; make infra-backend-bucket creates one)"; exit 1; }
 	@mkdir -p .tmp
 
-infra-backend-bucket: infra-check-env ## Create the Terraform state bucket once (versioned, encrypted, private)
+infra-backend-bucket: infra-check-env ## Create the Terraform state bucket once (versioned, old versions kept TF_STATE_NONCURRENT_DAYS, encrypted, private)
 	aws s3api create-bucket --region $(AWS_REGION) --bucket $(TF_STATE_BUCKET) \
 	  $(if $(filter us-east-1,$(AWS_REGION)),,--create-bucket-configuration LocationConstraint=$(AWS_REGION))
 	aws s3api put-bucket-versioning --bucket $(TF_STATE_BUCKET) --versioning-configuration Status=Enabled
@@ -85,6 +87,8 @@ infra-backend-bucket: infra-check-env ## Create the Terraform state bucket once 
 	  --server-side-encryption-configuration '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"},"BucketKeyEnabled":true}]}'
 	aws s3api put-public-access-block --bucket $(TF_STATE_BUCKET) \
 	  --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true
+	aws s3api put-bucket-lifecycle-configuration --bucket $(TF_STATE_BUCKET) --lifecycle-configuration \
+	  '{"Rules":[{"ID":"expire-old-state-versions","Status":"Enabled","Filter":{},"NoncurrentVersionExpiration":{"NoncurrentDays":$(TF_STATE_NONCURRENT_DAYS)},"AbortIncompleteMultipartUpload":{"DaysAfterInitiation":1}}]}'
 
 infra-base-up: infra-check-env ## Apply terraform-base (VPC, certificate, ECR, state bucket, ...)
 	terraform -chdir=$(TF_BASE) init -input=false $(call tf_backend,terraform-base)

@@ -1,7 +1,8 @@
 # One customer-managed key per environment, for the state bucket, ECR, log groups, SNS and
-# SSM parameters of both roots. Services that write on their own (CloudWatch Logs, alarms and
-# Budgets publishing to an encrypted SNS topic) need it granted in the key policy; IAM
-# principals of the account get access through their own IAM policies (the root statement).
+# SSM parameters of both roots, and the backup vault. Services that write on their own
+# (CloudWatch Logs; alarms, Budgets and EventBridge publishing to an encrypted SNS topic) need it
+# granted in the key policy; IAM principals of the account get access through their own IAM
+# policies (the root statement), AWS Backup through grants it creates with the caller's rights.
 data "aws_iam_policy_document" "kms" {
   #checkov:skip=CKV_AWS_111:A key policy's Resource "*" means this key; the account statement delegates to IAM, as the KMS default policy does.
   #checkov:skip=CKV_AWS_356:A key policy's Resource "*" means this key, nothing else.
@@ -37,13 +38,14 @@ data "aws_iam_policy_document" "kms" {
     }
   }
 
+  # EventBridge delivers ECR scan and GuardDuty findings to the same encrypted alert topic.
   statement {
-    sid       = "AlarmsAndBudgetsPublishToEncryptedTopics"
+    sid       = "AlarmsBudgetsAndEventsPublishToEncryptedTopics"
     actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
     resources = ["*"]
     principals {
       type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
+      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com", "events.amazonaws.com"]
     }
     condition {
       test     = "StringEquals"

@@ -112,3 +112,48 @@ output "github_oidc_provider_arn" {
   description = "The account's GitHub OIDC provider (null without github_repository)."
   value       = local.github_oidc_provider_arn
 }
+
+output "state_history_prefix" {
+  description = "Key prefix of the scheduler's history records, relative to <environment>/ (the function's HISTORY_PREFIX; the lifecycle rule expires what is under it)."
+  value       = var.state_history_prefix
+}
+
+output "alb_access_logs" {
+  description = "Where the ALB writes access logs: { bucket, prefix } (prefix without a trailing '/'), or null when enable_alb_access_logs is false."
+  value       = var.enable_alb_access_logs ? { bucket = aws_s3_bucket.access_logs[0].bucket, prefix = var.alb_access_logs_prefix } : null
+}
+
+output "guardduty_detector_id" {
+  description = "GuardDuty detector created here (null when enable_guardduty is false, including when the organisation manages GuardDuty)."
+  value       = var.enable_guardduty ? aws_guardduty_detector.this[0].id : null
+}
+
+output "guardduty_ecs_runtime_monitoring" {
+  description = "Whether GuardDuty manages its security agent on this account's Fargate tasks (terraform-runtime then lets the task execution role pull the agent image)."
+  value       = var.enable_guardduty && var.enable_guardduty_ecs_runtime_monitoring
+}
+
+output "security_hub_standards_arns" {
+  description = "Security Hub standards subscribed here (empty when enable_security_hub is false)."
+  value       = [for s in aws_securityhub_standards_subscription.this : s.standards_arn]
+}
+
+output "backup_vault_name" {
+  description = "AWS Backup vault of the state buckets (null when enable_backup is false)."
+  value       = var.enable_backup ? aws_backup_vault.this[0].name : null
+}
+
+output "backup_plan_id" {
+  description = "AWS Backup plan id (null when enable_backup is false)."
+  value       = var.enable_backup ? aws_backup_plan.daily[0].id : null
+}
+
+output "backup_resource_arns" {
+  description = "What the backup plan selects (empty when enable_backup is false)."
+  value       = var.enable_backup ? aws_backup_selection.buckets[0].resources : []
+}
+
+output "ecr_replication_region" {
+  description = "Region the ECR repositories are replicated to (null when enable_ecr_replication is false)."
+  value       = var.enable_ecr_replication ? var.ecr_replication_region : null
+}

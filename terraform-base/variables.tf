@@ -276,3 +276,152 @@ variable "create_github_oidc_provider" {
   description = "Create the account's GitHub OIDC provider; false looks up the existing one (an account has at most one per URL)."
   default     = true
 }
+
+# --- ALB access logs ------------------------------------------------------------------------
+
+variable "enable_alb_access_logs" {
+  type        = bool
+  description = "Create the ALB access-log bucket; terraform-runtime puts it into the spec and the scheduler sets the attribute on every ALB it creates."
+  default     = true
+}
+
+variable "alb_access_logs_retention_days" {
+  type        = number
+  description = "Days an ALB access-log object is kept before the bucket's lifecycle rule expires it."
+  default     = 90
+
+  validation {
+    condition     = var.alb_access_logs_retention_days >= 1 && var.alb_access_logs_retention_days <= 3650 && floor(var.alb_access_logs_retention_days) == var.alb_access_logs_retention_days
+    error_message = "alb_access_logs_retention_days must be an integer from 1 to 3650."
+  }
+}
+
+variable "alb_access_logs_prefix" {
+  type        = string
+  description = "Key prefix of the ALB's access logs in the bucket, without a trailing '/' (ELB writes <prefix>/AWSLogs/<account>/...)."
+  default     = "alb"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9/_-]*[a-z0-9]$", var.alb_access_logs_prefix)) && !strcontains(var.alb_access_logs_prefix, "AWSLogs")
+    error_message = "alb_access_logs_prefix must be a relative prefix without a trailing '/' and without 'AWSLogs' (ELB adds that itself)."
+  }
+}
+
+variable "force_destroy_access_logs_bucket" {
+  type        = bool
+  description = "Let terraform destroy empty the ALB access-log bucket. Local and throw-away environments only."
+  default     = false
+}
+
+# --- Security services ----------------------------------------------------------------------
+
+variable "enable_security_hub" {
+  type        = bool
+  description = "Enable Security Hub in this account and region and subscribe security_hub_standards. Leave off where the organisation's delegated administrator manages Security Hub centrally (the account is then already a member and enabling here conflicts)."
+  default     = false
+}
+
+variable "security_hub_standards" {
+  type        = list(string)
+  description = "Security Hub standards to subscribe, as the part of the standards ARN after 'standards/' (region-specific ARNs are built here)."
+  default     = ["aws-foundational-security-best-practices/v/1.0.0", "cis-aws-foundations-benchmark/v/3.0.0"]
+
+  validation {
+    condition = length(distinct(var.security_hub_standards)) == length(var.security_hub_standards) && alltrue([
+      for s in var.security_hub_standards : can(regex("^[a-z0-9-]+/v/[0-9.]+$", s)) && s != "cis-aws-foundations-benchmark/v/1.2.0"
+    ])
+    error_message = "security_hub_standards must be distinct names like aws-foundational-security-best-practices/v/1.0.0 (CIS 1.2.0 has a global 'ruleset/' ARN: use 1.4.0 or 3.0.0)."
+  }
+}
+
+variable "enable_guardduty" {
+  type        = bool
+  description = "Create a GuardDuty detector in this account and region. Leave off where the organisation's delegated administrator enables GuardDuty for member accounts (an account has one detector per region)."
+  default     = false
+}
+
+variable "enable_guardduty_ecs_runtime_monitoring" {
+  type        = bool
+  description = "With enable_guardduty: the RUNTIME_MONITORING feature with GuardDuty managing the security agent on ECS Fargate tasks."
+  default     = true
+}
+
+variable "guardduty_finding_publishing_frequency" {
+  type        = string
+  description = "How often GuardDuty publishes updated findings to EventBridge."
+  default     = "FIFTEEN_MINUTES"
+
+  validation {
+    condition     = contains(["FIFTEEN_MINUTES", "ONE_HOUR", "SIX_HOURS"], var.guardduty_finding_publishing_frequency)
+    error_message = "guardduty_finding_publishing_frequency must be FIFTEEN_MINUTES, ONE_HOUR or SIX_HOURS."
+  }
+}
+
+# --- Backup and disaster recovery -----------------------------------------------------------
+
+variable "enable_ecr_replication" {
+  type        = bool
+  description = "Replicate this environment's ECR repositories to ecr_replication_region. The registry's replication configuration is one per account and region: where several environments share an account, manage it in one place only."
+  default     = false
+}
+
+variable "ecr_replication_region" {
+  type        = string
+  description = "Second region for ECR replication (required when enable_ecr_replication); must differ from region."
+  default     = null
+
+  validation {
+    condition     = var.ecr_replication_region == null || can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", var.ecr_replication_region))
+    error_message = "ecr_replication_region must look like us-west-2."
+  }
+
+  validation {
+    condition     = !var.enable_ecr_replication || (var.ecr_replication_region != null && var.ecr_replication_region != var.region)
+    error_message = "enable_ecr_replication needs ecr_replication_region, different from region."
+  }
+}
+
+variable "enable_backup" {
+  type        = bool
+  description = "An AWS Backup vault (encrypted with the environment's key), a daily plan and a selection of the buckets that hold data: the scheduler's state bucket and, if named, the Terraform state bucket."
+  default     = false
+}
+
+variable "backup_retention_days" {
+  type        = number
+  description = "Days AWS Backup keeps each daily recovery point."
+  default     = 35
+
+  validation {
+    condition     = var.backup_retention_days >= 1 && var.backup_retention_days <= 36500 && floor(var.backup_retention_days) == var.backup_retention_days
+    error_message = "backup_retention_days must be an integer from 1 to 36500."
+  }
+}
+
+variable "backup_schedule" {
+  type        = string
+  description = "AWS Backup schedule of the daily plan (cron in UTC)."
+  default     = "cron(0 5 * * ? *)"
+
+  validation {
+    condition     = can(regex("^cron\\(.+\\)$", var.backup_schedule))
+    error_message = "backup_schedule must be a cron(...) expression."
+  }
+}
+
+variable "terraform_state_bucket_name" {
+  type        = string
+  description = "The bucket holding the Terraform state of both roots (made by `make infra-backend-bucket`). Named, it joins the AWS Backup selection; null backs up only the scheduler's state bucket."
+  default     = null
+
+  validation {
+    condition     = var.terraform_state_bucket_name == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.terraform_state_bucket_name))
+    error_message = "terraform_state_bucket_name must be a valid S3 bucket name."
+  }
+}
+
+variable "force_destroy_backup_vault" {
+  type        = bool
+  description = "Let terraform destroy delete the backup vault with its recovery points. Local and throw-away environments only."
+  default     = false
+}

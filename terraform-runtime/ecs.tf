@@ -141,6 +141,17 @@ data "aws_iam_policy_document" "task_execution" {
     }
   }
 
+  # GuardDuty Runtime Monitoring (terraform-base) adds its agent as a sidecar to every task;
+  # the task execution role pulls it from GuardDuty's repository of this region.
+  dynamic "statement" {
+    for_each = local.base.guardduty_ecs_runtime_monitoring ? [1] : []
+    content {
+      sid       = "PullGuardDutyAgent"
+      actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"]
+      resources = ["arn:${local.partition}:ecr:${local.region}:*:repository/aws-guardduty-agent-fargate"]
+    }
+  }
+
   statement {
     sid       = "DecryptImagesAndSecrets"
     actions   = ["kms:Decrypt"]

@@ -59,7 +59,7 @@ output "dead_letter_queue_url" {
 }
 
 output "alert_topic_arn" {
-  description = "SNS topic for scheduler failures and budget notifications."
+  description = "The alert topic: every alarm, the budget and security findings publish here."
   value       = aws_sns_topic.alerts.arn
 }
 
@@ -91,4 +91,24 @@ output "web_acl_arn" {
 output "secret_parameter_names" {
   description = "SSM SecureString parameters to fill in (aws ssm put-parameter --overwrite --type SecureString)."
   value       = [for p in aws_ssm_parameter.secret : p.name]
+}
+
+output "dashboard_name" {
+  description = "The environment's CloudWatch dashboard (null when enable_dashboard is false)."
+  value       = var.enable_dashboard ? aws_cloudwatch_dashboard.this[0].dashboard_name : null
+}
+
+output "alarm_names" {
+  description = "Every alarm of this root; each notifies alert_topic_arn on ALARM and OK."
+  value       = sort([for a in local.all_alarms : a.alarm_name])
+}
+
+output "service_deployment_alarm_names" {
+  description = "Per service, the alarms suited to ECS deployment alarms (rollback when they fire during a deployment): its targets' 5xx. Empty lists when enable_alarms is false."
+  value       = { for k in keys(var.services) : k => var.enable_alarms ? [aws_cloudwatch_metric_alarm.service_target_5xx[k].alarm_name] : [] }
+}
+
+output "scheduler_log_group_name" {
+  description = "The scheduler's log group (JSON lines, one EMF metrics document per invocation)."
+  value       = aws_cloudwatch_log_group.scheduler.name
 }

@@ -1,6 +1,6 @@
 # The scheduler function and what drives it: three EventBridge Scheduler schedules in the
-# window's time zone, a dead-letter queue for events that could not be delivered or kept
-# failing, and alarms that notify the alert topic.
+# window's time zone and a dead-letter queue for events that could not be delivered or kept
+# failing. Its alarms are in alarms.tf, the alert topic in notifications.tf.
 
 resource "aws_cloudwatch_log_group" "scheduler" {
   #checkov:skip=CKV_AWS_338:Retention is the log_retention_days variable (30 days by default); set 365 where policy demands it.
@@ -19,7 +19,7 @@ resource "aws_lambda_function" "scheduler" {
   #checkov:skip=CKV_AWS_50:X-Ray would add permissions the least-privilege test forbids; the function logs every step with its duration.
   #checkov:skip=CKV_AWS_117:The function calls only AWS APIs; inside the VPC it would depend on the NAT gateway it deletes.
   #checkov:skip=CKV_AWS_272:Code signing needs AWS Signer, which cargo-lambda's zip does not go through; the deploy role alone may update the code.
-  #checkov:skip=CKV_AWS_173:The environment holds only the bucket name, environment name, spec key and log level; no secrets.
+  #checkov:skip=CKV_AWS_173:The environment holds only the bucket name, environment name, spec key and history prefix; no secrets.
   #checkov:skip=CKV_AWS_115:Overlapping runs are made safe by the scheduler's S3 lease ('busy'); reserving concurrency fails in accounts at the default limit of 10. See lambda_reserved_concurrency.
   count = var.create_scheduler_function ? 1 : 0
 
@@ -37,16 +37,22 @@ resource "aws_lambda_function" "scheduler" {
 
   environment {
     variables = {
-      STATE_BUCKET = local.base.state_bucket_name
-      ENVIRONMENT  = var.environment
-      SPEC_KEY     = local.spec_key
-      RUST_LOG     = "info"
+      STATE_BUCKET   = local.base.state_bucket_name
+      ENVIRONMENT    = var.environment
+      SPEC_KEY       = local.spec_key
+      HISTORY_PREFIX = local.base.state_history_prefix
     }
   }
 
+  # JSON logs at the configured levels: Lambda passes AWS_LAMBDA_LOG_FORMAT and
+  # AWS_LAMBDA_LOG_LEVEL to the function, which honours them (no RUST_LOG here, so this block
+  # is the one place that controls the level). The EMF metrics document goes to stdout
+  # regardless of the level.
   logging_config {
-    log_format = "Text"
-    log_group  = aws_cloudwatch_log_group.scheduler.name
+    log_format            = "JSON"
+    application_log_level = var.scheduler_application_log_level
+    system_log_level      = var.scheduler_system_log_level
+    log_group             = aws_cloudwatch_log_group.scheduler.name
   }
 
   dead_letter_config {
@@ -192,76 +198,4 @@ resource "aws_scheduler_schedule" "this" {
       arn = aws_sqs_queue.dlq.arn
     }
   }
-}
-
-# --- Alerts ------------------------------------------------------------------------------
-
-resource "aws_sns_topic" "alerts" {
-  name              = "${local.name_prefix}-runtime-scheduler-alerts"
-  kms_master_key_id = local.base.kms_key_arn
-}
-
-data "aws_iam_policy_document" "alerts" {
-  statement {
-    sid       = "AlarmsAndBudgetsOfThisAccountPublish"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com", "budgets.amazonaws.com"]
-    }
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-resource "aws_sns_topic_policy" "alerts" {
-  arn    = aws_sns_topic.alerts.arn
-  policy = data.aws_iam_policy_document.alerts.json
-}
-
-resource "aws_sns_topic_subscription" "alerts_email" {
-  for_each = toset(var.alert_emails)
-
-  topic_arn = aws_sns_topic.alerts.arn
-  protocol  = "email"
-  endpoint  = each.key
-}
-
-resource "aws_cloudwatch_metric_alarm" "scheduler_errors" {
-  count = var.enable_alarms && var.create_scheduler_function ? 1 : 0
-
-  alarm_name          = "${local.function_name}-errors"
-  alarm_description   = "The runtime scheduler of ${local.name_prefix} failed (see its log group and the state's last transition)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = aws_lambda_function.scheduler[0].function_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
-  ok_actions          = [aws_sns_topic.alerts.arn]
-}
-
-resource "aws_cloudwatch_metric_alarm" "dead_letters" {
-  count = var.enable_alarms ? 1 : 0
-
-  alarm_name          = "${local.function_name}-dead-letters"
-  alarm_description   = "Events for the runtime scheduler of ${local.name_prefix} were dead-lettered (undeliverable, or failed after every retry)."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.dlq.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 1
-  comparison_operator = "GreaterThanOrEqualToThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alerts.arn]
 }

@@ -39,7 +39,8 @@ locals {
       attributes = {
         idle_timeout_seconds       = var.alb_idle_timeout_seconds
         drop_invalid_header_fields = true
-        access_logs                = null
+        # Set on every ALB the scheduler creates (terraform-base's bucket; null without it).
+        access_logs = local.base.alb_access_logs
       }
       listeners = [
         {

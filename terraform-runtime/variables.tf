@@ -197,6 +197,20 @@ variable "services" {
   }
 
   validation {
+    # A secret must never be a plain environment value: it would be readable in the task
+    # definition by anyone with ecs:DescribeTaskDefinition, and in Terraform's state.
+    condition = alltrue(flatten([for s in values(var.services) : [
+      for k in keys(s.environment) : !can(regex("(?i)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|DATABASE_URL|DSN$)", k))
+    ]]))
+    error_message = "An environment variable whose name looks like a secret (PASSWORD, SECRET, TOKEN, API_KEY, PRIVATE_KEY, CREDENTIAL, DATABASE_URL, *DSN) must be listed in the service's secrets instead: it is then an SSM SecureString injected by ECS, never a plain value."
+  }
+
+  validation {
+    condition     = alltrue([for s in values(var.services) : length(setintersection(keys(s.environment), s.secrets)) == 0 && length(distinct(s.secrets)) == length(s.secrets)])
+    error_message = "A name is either in environment or in secrets, not both, and secrets are distinct."
+  }
+
+  validation {
     condition     = alltrue([for s in values(var.services) : s.health_check_grace_period_seconds >= 0 && s.health_check_grace_period_seconds <= 7200])
     error_message = "health_check_grace_period_seconds must be 0 to 7200."
   }
@@ -493,7 +507,7 @@ variable "waf_rate_limit" {
 
 variable "enable_alarms" {
   type        = bool
-  description = "CloudWatch alarms on scheduler errors and dead-lettered events, notifying the SNS topic."
+  description = "CloudWatch alarms, every one notifying the alert topic on ALARM and OK: the scheduler (errors, failed outcomes, silence, the tier not in the state the schedule wants past tier_mismatch_grace_minutes, dead letters), the services (CPU, memory), the ALB per target group (target 5xx, latency, unhealthy hosts) and, with enable_tag_based_metrics, the ALB's own 5xx and NAT port allocation errors."
   default     = true
 }
 
@@ -539,5 +553,132 @@ variable "budget_thresholds_percent" {
 variable "budget_filter_by_project_tag" {
   type        = bool
   description = "Count only costs tagged Project=<project> (activate Project as a cost allocation tag first); false counts the whole account."
+  default     = true
+}
+
+variable "alert_webhook_url" {
+  type        = string
+  description = "Optional HTTPS endpoint subscribed to the alert topic (a chat relay). SNS first POSTs a SubscriptionConfirmation the endpoint must confirm by visiting its SubscribeURL; plain Slack or Teams incoming webhooks cannot, use chatbot_slack for Slack. Sensitive: such URLs usually carry a token."
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.alert_webhook_url == null || can(regex("^https://[^\\s/$.?#][^\\s]*$", var.alert_webhook_url))
+    error_message = "alert_webhook_url must be an https:// URL."
+  }
+}
+
+variable "chatbot_slack" {
+  type = object({
+    team_id    = string
+    channel_id = string
+  })
+  description = "Optional AWS Chatbot (Amazon Q Developer in chat applications) delivery of the alert topic to a Slack channel: the workspace (team_id) must first be authorised once in the Chatbot console. null creates nothing."
+  default     = null
+
+  validation {
+    condition     = var.chatbot_slack == null || try(can(regex("^T[A-Z0-9]{6,}$", var.chatbot_slack.team_id)) && can(regex("^[CG][A-Z0-9]{6,}$", var.chatbot_slack.channel_id)), false)
+    error_message = "chatbot_slack needs a Slack team_id (T...) and channel_id (C... or G...)."
+  }
+}
+
+variable "scheduler_application_log_level" {
+  type        = string
+  description = "Level of the scheduler's own JSON logs (Lambda logging_config; Lambda passes it to the function as AWS_LAMBDA_LOG_LEVEL)."
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"], var.scheduler_application_log_level)
+    error_message = "scheduler_application_log_level must be TRACE, DEBUG, INFO, WARN, ERROR or FATAL."
+  }
+}
+
+variable "scheduler_system_log_level" {
+  type        = string
+  description = "Level of the Lambda platform's own log lines (START, END, REPORT and platform events) for the scheduler."
+  default     = "WARN"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARN"], var.scheduler_system_log_level)
+    error_message = "scheduler_system_log_level must be DEBUG, INFO or WARN."
+  }
+}
+
+variable "enable_dashboard" {
+  type        = bool
+  description = "Create the environment's CloudWatch dashboard (services, ALB, NAT gateways, the scheduler). Widgets select the ALB by target group or name and the NAT gateways by tag, never by id, so they keep working across sleep cycles."
+  default     = true
+}
+
+variable "enable_tag_based_metrics" {
+  type        = bool
+  description = "The account has CloudWatch 'resource tags on telemetry' enabled in this region (aws observabilityadmin start-telemetry-enrichment). Then Metrics Insights can select the recreated ALB and NAT gateways by their ManagedBy/Environment tags: the dashboard's NAT and ALB-level widgets use that, and two more alarms exist (ALB-generated 5xx, NAT port allocation errors). Off, those widgets fall back to SEARCH by name (ALB) or to every NAT gateway of the region."
+  default     = false
+}
+
+variable "alarm_cpu_percent" {
+  type        = number
+  description = "Average CPU utilisation of a service (percent of its reservation) over 3 x 5 minutes that raises its alarm."
+  default     = 85
+
+  validation {
+    condition     = var.alarm_cpu_percent > 0 && var.alarm_cpu_percent <= 100
+    error_message = "alarm_cpu_percent must be between 0 and 100."
+  }
+}
+
+variable "alarm_memory_percent" {
+  type        = number
+  description = "Average memory utilisation of a service (percent of its reservation) over 3 x 5 minutes that raises its alarm."
+  default     = 85
+
+  validation {
+    condition     = var.alarm_memory_percent > 0 && var.alarm_memory_percent <= 100
+    error_message = "alarm_memory_percent must be between 0 and 100."
+  }
+}
+
+variable "alarm_5xx_per_5_minutes" {
+  type        = number
+  description = "5xx responses in 5 minutes that raise an alarm: per service from its targets (also the service's deployment alarm) and, with enable_tag_based_metrics, generated by the ALB itself."
+  default     = 10
+
+  validation {
+    condition     = var.alarm_5xx_per_5_minutes >= 1 && floor(var.alarm_5xx_per_5_minutes) == var.alarm_5xx_per_5_minutes
+    error_message = "alarm_5xx_per_5_minutes must be a positive integer."
+  }
+}
+
+variable "alarm_latency_seconds" {
+  type        = number
+  description = "Average target response time of a service over 3 x 5 minutes that raises its latency alarm. An average, not a percentile: Metrics Insights, which alarms need to follow the recreated ALB, has no percentile functions (the dashboard shows p50 and p95)."
+  default     = 2
+
+  validation {
+    condition     = var.alarm_latency_seconds > 0 && var.alarm_latency_seconds <= 600
+    error_message = "alarm_latency_seconds must be between 0 and 600."
+  }
+}
+
+variable "tier_mismatch_grace_minutes" {
+  type        = number
+  description = "How long the tier may stay in another phase than the schedule, overrides and holds want (a start or stop in progress, a retry) before an alarm is raised."
+  default     = 30
+
+  validation {
+    condition     = var.tier_mismatch_grace_minutes >= 15 && var.tier_mismatch_grace_minutes <= 720
+    error_message = "tier_mismatch_grace_minutes must be 15 to 720."
+  }
+}
+
+variable "enable_ecr_scan_alerts" {
+  type        = bool
+  description = "Notify the alert topic when an ECR image scan of this environment's repositories finds HIGH or CRITICAL vulnerabilities (EventBridge rule)."
+  default     = true
+}
+
+variable "enable_guardduty_alerts" {
+  type        = bool
+  description = "Notify the alert topic of GuardDuty findings of severity 7 (high) or more in this account and region (EventBridge rule; harmless when GuardDuty is off)."
   default     = true
 }

@@ -16,6 +16,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 # shellcheck source=terraform-local.sh
 . .ci/lib/terraform-local.sh
+# shellcheck source=e2e-ops.sh
+. .ci/lib/e2e-ops.sh
 
 PY="$REPO/.venv/bin/python"
 MOTO="$REPO/.venv/bin/moto_server"
@@ -85,6 +87,7 @@ timed() { # timed LABEL command...
 # --- the local world and both roots ------------------------------------------------------
 log "backend bucket, hosted zone, copies of the roots"
 tf_local_prepare "$WORK" "$ENDPOINT"
+ops_local_tfvars "$WORK"
 echo "zone $ZONE = $(cat "$WORK/zone-id")"
 
 tf() { # tf ROOT args...
@@ -116,6 +119,7 @@ check() { "$PY" .ci/lib/tier_check.py "$@" --bucket "$BUCKET" --env "$ENVIRONMEN
 
 log "the rendered spec"
 check spec
+timed "operations checks" ops_check_applied
 
 log "override tags on the cluster are not drift"
 "$PY" - "$CLUSTER" <<'EOF'
@@ -167,7 +171,10 @@ for action in start stop start stop; do
   log "cycle $n: $action"
   timed "scheduler $action" invoke "$n" "$action"
   if [[ "$action" == start ]]; then check running; else check stopped; fi
+  if [[ "$action" == start ]]; then ops_after_start; fi
 done
+
+timed "operations after the cycle" ops_after_cycle
 
 # --- destroy -------------------------------------------------------------------------------
 log "destroy"

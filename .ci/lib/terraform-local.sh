@@ -80,8 +80,8 @@ EOF
 
 # The services both roots talk to. Every one gets the local endpoint, so a forgotten one fails
 # loudly (connection to the real AWS with fake credentials) instead of silently.
-TF_LOCAL_SERVICES=(acm applicationautoscaling budgets cloudwatch ec2 ecr ecs elbv2 events
-  iam kms lambda logs route53 s3 scheduler sns sqs ssm sts wafv2)
+TF_LOCAL_SERVICES=(acm applicationautoscaling backup budgets cloudwatch ec2 ecr ecs elbv2 events guardduty
+  iam kms lambda logs route53 s3 scheduler securityhub sns sqs ssm sts wafv2)
 
 tf_local_write_override() {
   local dir="$1" url="$2" root="${3:-}" svc

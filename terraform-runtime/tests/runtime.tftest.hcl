@@ -48,22 +48,25 @@ override_data {
   target = data.terraform_remote_state.base
   values = {
     outputs = {
-      project                      = "acme-shop"
-      environment                  = "demo"
-      vpc_id                       = "vpc-0a1b2c3d4e5f60000"
-      public_subnet_ids            = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
-      private_subnet_ids           = ["subnet-0a1b2c3d4e5f60003", "subnet-0a1b2c3d4e5f60004"]
-      private_route_table_ids      = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"]
-      nat_layout                   = [{ name = "a", public_subnet_id = "subnet-0a1b2c3d4e5f60001", route_table_ids = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"], eip_allocation_id = null }]
-      route53_zone_id              = "Z0123456789ABCDEFGHIJ"
-      app_hostname                 = "demo.example.com"
-      certificate_arn              = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
-      ecr_repository_urls          = { backend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/backend", frontend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/frontend" }
-      ecr_repository_arns          = { backend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/backend", frontend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/frontend" }
-      ecs_task_execution_role_name = "acme-shop-demo-ecs-task-execution"
-      state_bucket_name            = "acme-shop-demo-runtime-state-123456789012"
-      state_bucket_arn             = "arn:aws:s3:::acme-shop-demo-runtime-state-123456789012"
-      kms_key_arn                  = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+      project                          = "acme-shop"
+      environment                      = "demo"
+      vpc_id                           = "vpc-0a1b2c3d4e5f60000"
+      public_subnet_ids                = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+      private_subnet_ids               = ["subnet-0a1b2c3d4e5f60003", "subnet-0a1b2c3d4e5f60004"]
+      private_route_table_ids          = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"]
+      nat_layout                       = [{ name = "a", public_subnet_id = "subnet-0a1b2c3d4e5f60001", route_table_ids = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"], eip_allocation_id = null }]
+      route53_zone_id                  = "Z0123456789ABCDEFGHIJ"
+      app_hostname                     = "demo.example.com"
+      certificate_arn                  = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
+      ecr_repository_urls              = { backend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/backend", frontend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/frontend" }
+      ecr_repository_arns              = { backend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/backend", frontend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/frontend" }
+      ecs_task_execution_role_name     = "acme-shop-demo-ecs-task-execution"
+      state_bucket_name                = "acme-shop-demo-runtime-state-123456789012"
+      state_bucket_arn                 = "arn:aws:s3:::acme-shop-demo-runtime-state-123456789012"
+      kms_key_arn                      = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+      state_history_prefix             = "history/"
+      alb_access_logs                  = { bucket = "acme-shop-demo-alb-logs-123456789012", prefix = "alb" }
+      guardduty_ecs_runtime_monitoring = false
     }
   }
 }
@@ -155,6 +158,10 @@ run "spec_renders_the_demo_tier" {
     condition     = jsondecode(aws_s3_object.spec.content).load_balancer.web_acl_arn == null
     error_message = "No WAF unless enabled."
   }
+  assert {
+    condition     = jsondecode(aws_s3_object.spec.content).load_balancer.attributes.access_logs == { bucket = "acme-shop-demo-alb-logs-123456789012", prefix = "alb" }
+    error_message = "Every ALB the scheduler creates logs to terraform-base's access-log bucket."
+  }
 }
 
 run "schedules_come_from_the_same_variables_as_the_spec" {
@@ -226,8 +233,16 @@ run "scheduler_function_contract" {
     error_message = "provided.al2023, bootstrap, x86_64, 900 s, 256 MB."
   }
   assert {
-    condition     = aws_lambda_function.scheduler[0].environment[0].variables == tomap({ STATE_BUCKET = "acme-shop-demo-runtime-state-123456789012", ENVIRONMENT = "demo", SPEC_KEY = "demo/spec.json", RUST_LOG = "info" })
-    error_message = "The function's environment."
+    condition     = aws_lambda_function.scheduler[0].environment[0].variables == tomap({ STATE_BUCKET = "acme-shop-demo-runtime-state-123456789012", ENVIRONMENT = "demo", SPEC_KEY = "demo/spec.json", HISTORY_PREFIX = "history/" })
+    error_message = "The function's environment: bucket, environment, spec key and terraform-base's history prefix (no RUST_LOG: logging_config sets the level)."
+  }
+  assert {
+    condition = (
+      aws_lambda_function.scheduler[0].logging_config[0].log_format == "JSON" &&
+      aws_lambda_function.scheduler[0].logging_config[0].application_log_level == "INFO" &&
+      aws_lambda_function.scheduler[0].logging_config[0].system_log_level == "WARN"
+    )
+    error_message = "JSON logs, INFO for the function, WARN for the platform."
   }
   assert {
     condition     = aws_lambda_function.scheduler[0].dead_letter_config[0].target_arn == aws_sqs_queue.dlq.arn && length(aws_cloudwatch_metric_alarm.scheduler_errors) == 1 && length(aws_cloudwatch_metric_alarm.dead_letters) == 1
@@ -314,26 +329,37 @@ run "persistent_addresses_from_base_are_external" {
     target = data.terraform_remote_state.base
     values = {
       outputs = {
-        project                      = "acme-shop"
-        environment                  = "demo"
-        vpc_id                       = "vpc-0a1b2c3d4e5f60000"
-        public_subnet_ids            = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
-        private_subnet_ids           = ["subnet-0a1b2c3d4e5f60003", "subnet-0a1b2c3d4e5f60004"]
-        private_route_table_ids      = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"]
-        nat_layout                   = [{ name = "a", public_subnet_id = "subnet-0a1b2c3d4e5f60001", route_table_ids = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"], eip_allocation_id = "eipalloc-0a1b2c3d4e5f60099" }]
-        route53_zone_id              = "Z0123456789ABCDEFGHIJ"
-        app_hostname                 = "demo.example.com"
-        certificate_arn              = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
-        ecr_repository_urls          = { backend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/backend", frontend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/frontend" }
-        ecr_repository_arns          = { backend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/backend", frontend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/frontend" }
-        ecs_task_execution_role_name = "acme-shop-demo-ecs-task-execution"
-        state_bucket_name            = "acme-shop-demo-runtime-state-123456789012"
-        state_bucket_arn             = "arn:aws:s3:::acme-shop-demo-runtime-state-123456789012"
-        kms_key_arn                  = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+        project                          = "acme-shop"
+        environment                      = "demo"
+        vpc_id                           = "vpc-0a1b2c3d4e5f60000"
+        public_subnet_ids                = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+        private_subnet_ids               = ["subnet-0a1b2c3d4e5f60003", "subnet-0a1b2c3d4e5f60004"]
+        private_route_table_ids          = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"]
+        nat_layout                       = [{ name = "a", public_subnet_id = "subnet-0a1b2c3d4e5f60001", route_table_ids = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"], eip_allocation_id = "eipalloc-0a1b2c3d4e5f60099" }]
+        route53_zone_id                  = "Z0123456789ABCDEFGHIJ"
+        app_hostname                     = "demo.example.com"
+        certificate_arn                  = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
+        ecr_repository_urls              = { backend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/backend", frontend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/frontend" }
+        ecr_repository_arns              = { backend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/backend", frontend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/frontend" }
+        ecs_task_execution_role_name     = "acme-shop-demo-ecs-task-execution"
+        state_bucket_name                = "acme-shop-demo-runtime-state-123456789012"
+        state_bucket_arn                 = "arn:aws:s3:::acme-shop-demo-runtime-state-123456789012"
+        kms_key_arn                      = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+        state_history_prefix             = "history/"
+        alb_access_logs                  = null
+        guardduty_ecs_runtime_monitoring = true
       }
     }
   }
 
+  assert {
+    condition     = jsondecode(aws_s3_object.spec.content).load_balancer.attributes.access_logs == null
+    error_message = "Without terraform-base's access-log bucket the spec asks for no access logs."
+  }
+  assert {
+    condition     = contains([for st in data.aws_iam_policy_document.task_execution.statement : st.sid], "PullGuardDutyAgent")
+    error_message = "With GuardDuty Runtime Monitoring the task execution role may pull the agent image."
+  }
   assert {
     condition     = jsondecode(aws_s3_object.spec.content).nat_gateways[0].elastic_ip == { mode = "external", allocation_id = "eipalloc-0a1b2c3d4e5f60099" }
     error_message = "A persistent EIP of terraform-base is used as 'external'."
@@ -455,4 +481,169 @@ run "local_runs_can_shorten_the_service_wait" {
     condition     = jsondecode(aws_s3_object.spec.content).timeouts.expected.load_balancer_active_seconds == 120
     error_message = "The expected durations default to the low end of what AWS takes."
   }
+}
+
+run "monitoring_follows_the_recreated_tier" {
+  command = apply
+
+  assert {
+    # No ALB (app/<name>/<16 hex>) or NAT gateway id anywhere: they change every morning.
+    condition     = !can(regex("app/[A-Za-z0-9-]+/[0-9a-f]{16}|nat-[0-9a-f]{8,17}|\"LoadBalancer\",\"app/|\"NatGatewayId\",\"", aws_cloudwatch_dashboard.this[0].dashboard_body))
+    error_message = "The dashboard names a fixed ALB or NAT gateway."
+  }
+  assert {
+    condition     = strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "WHERE TargetGroup = '${aws_lb_target_group.service["backend"].arn_suffix}'")
+    error_message = "ALB widgets select the (stable) target group with Metrics Insights."
+  }
+  assert {
+    condition     = length(local.all_alarms) == 16 && alltrue([for a in local.all_alarms : a.alarm_actions == toset([aws_sns_topic.alerts.arn]) && a.ok_actions == toset([aws_sns_topic.alerts.arn])])
+    error_message = "16 alarms by default (6 scheduler, 5 per service), each notifying the alert topic on ALARM and OK."
+  }
+  assert {
+    condition     = [for a in local.all_alarms : a.alarm_name if a.treat_missing_data != "notBreaching"] == ["acme-shop-demo-scheduler-silent"]
+    error_message = "Only the scheduler's silence counts missing data as breaching: a sleeping tier never alarms."
+  }
+  assert {
+    condition     = alltrue([for a in local.all_alarms : !contains(keys(coalesce(a.dimensions, {})), "LoadBalancer") && !can(regex("app/[A-Za-z0-9-]+/[0-9a-f]{16}|nat-[0-9a-f]{8,17}", jsonencode(a.metric_query)))])
+    error_message = "No alarm watches a fixed ALB or NAT gateway."
+  }
+  assert {
+    condition     = one(aws_cloudwatch_metric_alarm.service_target_5xx["backend"].metric_query).expression == "SELECT SUM(HTTPCode_Target_5XX_Count) FROM SCHEMA(\"AWS/ApplicationELB\", LoadBalancer, TargetGroup) WHERE TargetGroup = '${aws_lb_target_group.service["backend"].arn_suffix}'"
+    error_message = "Target 5xx of a service: Metrics Insights over its target group, whatever the ALB."
+  }
+  assert {
+    condition     = jsonencode(output.service_deployment_alarm_names) == jsonencode({ backend = ["acme-shop-demo-backend-target-5xx"], frontend = ["acme-shop-demo-frontend-target-5xx"] })
+    error_message = "Each service's deployment alarm is its targets' 5xx."
+  }
+  assert {
+    condition     = aws_cloudwatch_metric_alarm.tier_not_running[0].evaluation_periods == 2 && [for q in aws_cloudwatch_metric_alarm.tier_not_running[0].metric_query : one(q.metric).period if length(q.metric) > 0] == [900, 900]
+    error_message = "The tier may differ from the wanted phase for 2 reconcile periods (30 minutes) before alarming."
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.alb_5xx) == 0 && length(aws_cloudwatch_metric_alarm.nat_port_allocation) == 0 && !strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "tag.ManagedBy")
+    error_message = "Tag-based queries only when the account has resource tags on telemetry."
+  }
+  assert {
+    condition     = jsondecode(aws_cloudwatch_event_rule.ecr_scan_findings[0].event_pattern).detail["repository-name"] == [{ prefix = "acme-shop-demo/" }] && aws_cloudwatch_event_target.ecr_scan_findings[0].arn == aws_sns_topic.alerts.arn
+    error_message = "HIGH and CRITICAL ECR findings of this environment's repositories reach the alert topic."
+  }
+  assert {
+    condition     = length(aws_sns_topic_subscription.alerts_webhook) == 0 && length(aws_chatbot_slack_channel_configuration.alerts) == 0
+    error_message = "No webhook or Chatbot unless configured."
+  }
+}
+
+run "tag_based_metrics_add_alb_and_nat_alarms" {
+  command = apply
+
+  variables {
+    enable_tag_based_metrics = true
+  }
+
+  assert {
+    condition     = one(aws_cloudwatch_metric_alarm.nat_port_allocation[0].metric_query).expression == "SELECT SUM(ErrorPortAllocation) FROM SCHEMA(\"AWS/NATGateway\", NatGatewayId) WHERE tag.ManagedBy = 'runtime-scheduler' AND tag.Environment = 'demo'"
+    error_message = "NAT gateways are selected by the scheduler's ownership tags."
+  }
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.alb_5xx) == 1 && length(local.all_alarms) == 18 && strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "tag.ManagedBy = 'runtime-scheduler'")
+    error_message = "The ALB's own 5xx alarm and tag-based widgets."
+  }
+}
+
+run "without_alarms_nothing_pages" {
+  command = apply
+
+  variables {
+    enable_alarms = false
+  }
+
+  assert {
+    condition     = length(local.all_alarms) == 0 && jsonencode(output.service_deployment_alarm_names) == jsonencode({ backend = [], frontend = [] })
+    error_message = "No alarms, empty deployment alarm lists."
+  }
+  assert {
+    condition     = !strcontains(aws_cloudwatch_dashboard.this[0].dashboard_body, "\"type\":\"alarm\"")
+    error_message = "No alarm widget without alarms (it needs at least one)."
+  }
+}
+
+run "chat_notifications" {
+  command = plan
+
+  variables {
+    alert_webhook_url = "https://chat-relay.example.com/sns/abc123"
+    chatbot_slack     = { team_id = "T07EA123LEP", channel_id = "C07EZ1ABC23" }
+  }
+
+  assert {
+    condition     = aws_sns_topic_subscription.alerts_webhook[0].protocol == "https" && aws_chatbot_slack_channel_configuration.alerts[0].sns_topic_arns == toset([aws_sns_topic.alerts.arn])
+    error_message = "The HTTPS relay and the Slack channel both subscribe to the alert topic."
+  }
+  assert {
+    condition     = aws_chatbot_slack_channel_configuration.alerts[0].guardrail_policy_arns == tolist(["arn:aws:iam::aws:policy/CloudWatchReadOnlyAccess"])
+    error_message = "Chatbot's guardrail is read-only, not the default AdministratorAccess."
+  }
+}
+
+run "no_secret_in_plain_text" {
+  command = apply
+
+  variables {
+    services = {
+      backend = {
+        cpu         = 256, memory = 512, container_port = 3000, health_check_path = "/"
+        environment = { LOG_LEVEL = "info" }
+        secrets     = ["DATABASE_URL", "STRIPE_API_KEY"]
+      }
+    }
+  }
+
+  assert {
+    condition = alltrue([for c in jsondecode(aws_ecs_task_definition.service["backend"].container_definitions) : (
+      [for e in c.environment : e.name] == ["LOG_LEVEL"] &&
+      [for x in c.secrets : x.name] == ["DATABASE_URL", "STRIPE_API_KEY"] &&
+      alltrue([for x in c.secrets : contains([for p in aws_ssm_parameter.secret : p.arn], x.valueFrom)])
+    )])
+    error_message = "Secrets are references to SSM parameters (valueFrom), never environment values."
+  }
+  assert {
+    condition     = !strcontains(aws_ecs_task_definition.service["backend"].container_definitions, aws_ssm_parameter.secret["backend/DATABASE_URL"].value)
+    error_message = "The parameter's value never appears in the task definition."
+  }
+  assert {
+    condition     = alltrue([for p in aws_ssm_parameter.secret : p.type == "SecureString" && p.key_id == "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"])
+    error_message = "SecureString parameters encrypted with the environment's key."
+  }
+}
+
+run "rejects_a_secret_as_a_plain_variable" {
+  command = plan
+  variables {
+    services = {
+      web = { cpu = 256, memory = 512, container_port = 3000, health_check_path = "/", environment = { DB_PASSWORD = "hunter2" } }
+    }
+  }
+  expect_failures = [var.services]
+}
+
+run "rejects_a_name_both_plain_and_secret" {
+  command = plan
+  variables {
+    services = {
+      web = { cpu = 256, memory = 512, container_port = 3000, health_check_path = "/", environment = { FEATURE = "x" }, secrets = ["FEATURE"] }
+    }
+  }
+  expect_failures = [var.services]
+}
+
+run "rejects_bad_log_levels_and_chat_settings" {
+  command = plan
+  variables {
+    scheduler_application_log_level = "VERBOSE"
+    scheduler_system_log_level      = "ERROR"
+    alert_webhook_url               = "http://insecure.example.com/hook"
+    chatbot_slack                   = { team_id = "acme", channel_id = "#alerts" }
+    tier_mismatch_grace_minutes     = 5
+  }
+  expect_failures = [var.scheduler_application_log_level, var.scheduler_system_log_level, var.alert_webhook_url, var.chatbot_slack, var.tier_mismatch_grace_minutes]
 }
