@@ -15,9 +15,16 @@ help:
 
 venv: $(VENV)/.installed ## Create .venv with moto, checkov, cargo-lambda and zig
 
-$(VENV)/.installed: .ci/requirements.txt
+$(VENV)/.installed: .ci/requirements.txt .ci/requirements-release.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -r .ci/requirements.txt
+	touch $@
+
+# Only boto3: what the release targets need (deploy jobs skip moto, checkov, cargo-lambda, zig).
+venv-release: $(VENV)/.release-installed
+$(VENV)/.release-installed: .ci/requirements-release.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r .ci/requirements-release.txt
 	touch $@
 
 test: venv ## Run every test
@@ -125,3 +132,40 @@ test-terraform-e2e: venv ## Both roots applied to moto, the scheduler cycles the
 
 bench: venv ## Benchmarks against moto; prints the table for docs/performance.md
 	BENCH_OUT=.tmp/bench.md cargo test --test bench -- --ignored --nocapture
+
+# ---------------------------------------------------------------------------------------------
+# Releases: ship a service revision in either phase of the tier (issue 10). One implementation,
+# .ci/lib/release.py; the GitHub workflows, people and the moto end-to-end run all use these.
+#
+#   ENV=dev                        environment (the scheduler refuses a payload for another one)
+#   SERVICE=backend                service name as in the runtime spec
+#   IMAGE=<repo>:<tag>             deploy: register a revision of the family's latest ACTIVE one with this image
+#   TASK_DEFINITION=<family:rev|ARN|rev>   deploy: an existing ACTIVE revision instead
+#   CONTAINER=<name>               container that gets IMAGE (default: the load-balanced one, or the only one)
+#   REVISION=<rev|family:rev|ARN>  rollback target (default: the ACTIVE revision before the one in effect)
+#   REASON="why"                   kept in the scheduler's history (rollback: "rollback by <actor>: <why>")
+#   WAIT_TIMEOUT=900               seconds to wait for a rolling deployment (0: do not wait)
+#   TAG=<commit sha> CONTEXT=. DOCKERFILE=Dockerfile   push-image: build and push SERVICE's image
+#   SCHEDULER_INVOKE=lambda:<function> | local:<binary>   how to reach the scheduler; default
+#                                  lambda:$(SCHEDULER_FUNCTION_NAME) when that is set
+# Variables are exported, not spliced into the recipe: a REASON with quotes cannot break the shell.
+# ---------------------------------------------------------------------------------------------
+SCHEDULER_FUNCTION_NAME ?=
+SCHEDULER_INVOKE ?= $(if $(SCHEDULER_FUNCTION_NAME),lambda:$(SCHEDULER_FUNCTION_NAME),)
+WAIT_TIMEOUT ?= 900
+export ENV SERVICE IMAGE TASK_DEFINITION CONTAINER REVISION REASON WAIT_TIMEOUT TAG CONTEXT DOCKERFILE SCHEDULER_INVOKE
+RELEASE := $(VENV)/bin/python .ci/lib/release.py
+
+.PHONY: venv-release deploy rollback release-status push-image
+
+deploy: venv-release ## Deploy SERVICE with IMAGE or TASK_DEFINITION: rolls if the tier runs, parks if it sleeps
+	$(RELEASE) deploy
+
+rollback: venv-release ## Roll SERVICE back to REVISION (default: the previous ACTIVE one), with REASON
+	$(RELEASE) rollback
+
+release-status: venv-release ## The scheduler's status: phase, each service's revision now and at the next start
+	$(RELEASE) status
+
+push-image: venv-release ## docker build + push SERVICE's image tagged TAG (skipped if the tag exists)
+	$(RELEASE) push-image
