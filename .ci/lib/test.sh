@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: every test, in the order that fails fastest. Needs .venv (make venv) and Terraform.
 #
-#   1. formatting (Rust and Terraform)
+#   1. formatting (Rust and Terraform); the GitHub workflows (actionlint, zizmor, SHA pinning,
+#      offline) and the release script's unit tests
 #   2. cargo test: unit and table tests, moto lifecycle tests, the simulator suites
 #      (writes docs/reliability.md), the JSON Schema check
 #   3. the Lambda artifact: cargo lambda build --release (zig), and the handler under
@@ -17,6 +18,10 @@ t0=$(date +%s)
 
 step "rustfmt"
 cargo fmt --all -- --check
+
+step "workflows (actionlint, zizmor, pinning) and release.py unit tests"
+.ci/lib/lint-workflows.sh
+.venv/bin/python .ci/lib/test_release.py
 
 step "cargo test (unit, tables, moto lifecycle, simulator suites)"
 cargo test --no-fail-fast
