@@ -75,6 +75,7 @@ define scheduler_invoke
 	cat .tmp/scheduler-$(1).json; echo
 endef
 
+.PHONY: infra-runtime-plan infra-runtime-apply
 .PHONY: infra-check-env infra-backend-bucket infra-base-up infra-runtime-up infra-runtime-down infra-runtime-destroy infra-base-destroy infra-plan test-terraform-checks test-terraform-e2e
 
 infra-check-env:
@@ -100,6 +101,22 @@ infra-runtime-up: infra-check-env ## Apply terraform-runtime, then invoke start
 	terraform -chdir=$(TF_RUNTIME) apply -var region=$(AWS_REGION) -var environment=$(ENV) \
 	  -var base_state_bucket=$(TF_STATE_BUCKET) $(call tf_var_file,$(TF_RUNTIME))
 	$(call scheduler_invoke,start)
+
+# Non-interactive plan/apply for .github/workflows/deploy.yml. PLAN_GUARD (on in CI) refuses a
+# plan that changes IAM: the deploy role cannot, by design (.ci/lib/plan_guard.py).
+PLAN_GUARD ?= $(CI)
+RUNTIME_PLAN := $(CURDIR)/.tmp/terraform-runtime.tfplan
+
+infra-runtime-plan: infra-check-env ## Plan terraform-runtime into .tmp/terraform-runtime.tfplan (CI: no IAM changes)
+	test -f target/lambda/runtime-scheduler/bootstrap.zip || $(MAKE) build-lambda
+	terraform -chdir=$(TF_RUNTIME) init -input=false $(call tf_backend,terraform-runtime)
+	terraform -chdir=$(TF_RUNTIME) plan -input=false -out=$(RUNTIME_PLAN) -var region=$(AWS_REGION) -var environment=$(ENV) \
+	  -var base_state_bucket=$(TF_STATE_BUCKET) $(call tf_var_file,$(TF_RUNTIME))
+	terraform -chdir=$(TF_RUNTIME) show -json $(RUNTIME_PLAN) >.tmp/terraform-runtime.plan.json
+	$(if $(filter true 1,$(PLAN_GUARD)),python3 .ci/lib/plan_guard.py .tmp/terraform-runtime.plan.json,@echo "PLAN_GUARD off: IAM changes allowed")
+
+infra-runtime-apply: infra-check-env ## Apply the plan saved by infra-runtime-plan
+	terraform -chdir=$(TF_RUNTIME) apply -input=false $(RUNTIME_PLAN)
 
 infra-runtime-down: infra-check-env ## Invoke stop (the tier sleeps; Terraform's resources stay)
 	terraform -chdir=$(TF_RUNTIME) init -input=false $(call tf_backend,terraform-runtime) >/dev/null
