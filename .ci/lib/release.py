@@ -268,12 +268,14 @@ class Release:
         if not view.effective:
             raise ReleaseError(f"{view.name} has no revision in effect to roll back from")
         _, current = family_and_revision(view.effective)
-        pages = self.ecs.get_paginator("list_task_definitions").paginate(familyPrefix=view.family, status="ACTIVE", sort="DESC")
-        for page in pages:
-            for arn in page["taskDefinitionArns"]:
-                fam, rev = family_and_revision(arn)
-                if fam == view.family and rev < current:
-                    return arn
+        # Not the first match of a DESC listing: familyPrefix also matches longer family names,
+        # and the order is the API's promise, not one every implementation keeps.
+        earlier = [(rev, arn)
+                   for page in self.ecs.get_paginator("list_task_definitions").paginate(familyPrefix=view.family, status="ACTIVE")
+                   for arn in page["taskDefinitionArns"]
+                   for fam, rev in [family_and_revision(arn)] if fam == view.family and rev < current]
+        if earlier:
+            return max(earlier)[1]
         raise ReleaseError(f"no ACTIVE revision of {view.family} before revision {current}: name one with REVISION=...")
 
     # --- the deploy itself ------------------------------------------------------------------

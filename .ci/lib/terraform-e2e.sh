@@ -16,6 +16,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 # shellcheck source=terraform-local.sh
 . .ci/lib/terraform-local.sh
+# shellcheck source=e2e-release.sh
+. .ci/lib/e2e-release.sh
 
 PY="$REPO/.venv/bin/python"
 MOTO="$REPO/.venv/bin/moto_server"
@@ -168,6 +170,8 @@ for action in start stop start stop; do
   timed "scheduler $action" invoke "$n" "$action"
   if [[ "$action" == start ]]; then check running; else check stopped; fi
 done
+
+e2e_release # deploy and rollback in both phases, a Terraform re-apply, start (leaves the tier asleep)
 
 # --- destroy -------------------------------------------------------------------------------
 log "destroy"

@@ -234,6 +234,13 @@ class ReleaseTest(unittest.TestCase):
         with self.assertRaisesRegex(ReleaseError, "no ACTIVE revision of acme-shop-demo-backend before revision 1"):
             self.run_quiet(release.cmd_rollback, self.rel, self.args())
 
+    def test_rollback_takes_the_nearest_earlier_revision_whatever_the_listing_order(self) -> None:
+        for v in ("v2", "v3"):
+            self.register("backend", f"{REPO}:{v}")
+        self.ecs.update_service(cluster=CLUSTER, service="backend", taskDefinition=f"{CLUSTER}-backend:3")
+        self.run_quiet(release.cmd_rollback, self.rel, self.args(reason="x"))
+        self.assertTrue(self.td_of("backend").endswith(f"{CLUSTER}-backend:2"))
+
     def test_rollback_while_asleep_is_parked(self) -> None:
         two = self.register("backend", f"{REPO}:v2")
         self.ecs.update_service(cluster=CLUSTER, service="backend", taskDefinition=two, desiredCount=0)
