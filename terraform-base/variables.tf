@@ -262,7 +262,7 @@ variable "github_repository" {
 
 variable "github_branch" {
   type        = string
-  description = "The only branch whose workflows may assume the deploy role."
+  description = "The only branch whose jobs (without an environment) may assume the deploy and release roles; jobs in github_environments are trusted by environment instead."
   default     = "main"
 
   validation {
