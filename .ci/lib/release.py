@@ -41,6 +41,7 @@ from typing import Any, Callable
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 Payload = dict[str, Any]
 Invoker = Callable[[Payload], Payload]
@@ -286,6 +287,9 @@ class Release:
             raise ReleaseError(f"the scheduler did not deploy {arn} to {view.name}: {failure_text(response)}")
         deploy = response.get("deploy") or {}
         mode = deploy.get("mode")
+        if mode is None and response.get("outcome") == "no-op":
+            # Already deployed: the phase says whether it runs now or at the next start.
+            mode = "rolling" if response.get("phase") == "running" else "parked"
         result = {"service": view.name, "cluster": view.cluster, "outcome": response.get("outcome"), "mode": mode,
                   "from": deploy.get("from"), "to": deploy.get("to") or arn, "next_start": deploy.get("next_start"),
                   "phase": response.get("phase"), "warnings": response.get("warnings") or [], "rollout": None}
@@ -507,7 +511,10 @@ def main(argv: list[str] | None = None) -> int:
         rel = Release(make_invoker(a.invoke, a.env), boto3.client("ecs"), a.env, a.actor)
         return {"deploy": cmd_deploy, "rollback": cmd_rollback, "status": cmd_status,
                 "push-image": cmd_push_image}[a.command](rel, a)
-    except ReleaseError as e:
+    except (ReleaseError, ClientError, BotoCoreError) as e:
+        if isinstance(e, ClientError):
+            err = e.response.get("Error", {})
+            e = ReleaseError(f"{e.operation_name} failed: {err.get('Code')}: {err.get('Message')}")
         print(f"release {a.command}: {e}", file=sys.stderr)
         path = os.environ.get("GITHUB_STEP_SUMMARY")
         if path:

@@ -66,6 +66,8 @@ class FakeScheduler:
             self.recorded[name] = arn
             outcome = "applied"
         mode = "rolling" if self.phase == "running" else "parked"
+        if outcome == "no-op":  # the contract's repeat; a build may leave the deploy block out
+            return {"action": "deploy", "outcome": outcome, "phase": self.phase}
         return {"action": "deploy", "outcome": outcome, "phase": self.phase,
                 "deploy": {"service": f"{CLUSTER}/{name}", "from": before, "to": arn, "mode": mode,
                            "next_start": None if mode == "rolling" else "2030-01-07T13:00:00Z"}}
@@ -197,6 +199,23 @@ class ReleaseTest(unittest.TestCase):
         self.assertEqual(images, {"backend": f"{REPO}:v2", "sidecar": "public.ecr.aws/x/sidecar:1"})
         with self.assertRaisesRegex(ReleaseError, "no container 'nope'"):
             self.run_quiet(release.cmd_deploy, self.rel, self.args(image=f"{REPO}:v3", container="nope"))
+
+    def test_a_repeated_deploy_is_a_no_op_in_the_phase_it_finds(self) -> None:
+        self.run_quiet(release.cmd_deploy, self.rel, self.args(task_definition="1"))
+        self.assertIn("| Scheduler outcome | no-op |", self.summary_text())
+
+    def test_aws_errors_end_the_command_with_their_code(self) -> None:
+        os.environ.update(SCHEDULER_INVOKE="local:/nonexistent", STATE_BUCKET="bucket-x")
+        self.addCleanup(os.environ.pop, "SCHEDULER_INVOKE", None)
+        self.addCleanup(os.environ.pop, "STATE_BUCKET", None)
+        err = io.StringIO()
+        old, sys.stderr = sys.stderr, err
+        try:
+            rc = release.main(["push-image", "--service", "backend", "--tag", "x", "--invoke", "lambda:fn"])
+        finally:
+            sys.stderr = old
+        self.assertEqual(rc, 1)
+        self.assertRegex(err.getvalue(), r"release push-image: .*(ResourceNotFoundException|Function not found)")
 
     def test_a_failed_deploy_reports_the_step_and_the_aws_code(self) -> None:
         self.scheduler.fail = {"step": "deploy backend", "code": "AccessDeniedException", "message": "not allowed"}
