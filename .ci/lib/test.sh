@@ -8,7 +8,8 @@
 #   3. the Lambda artifact: cargo lambda build --release (zig), and the handler under
 #      `cargo lambda watch` answering `cargo lambda invoke` against moto
 #   4. Terraform: fmt, offline validate, terraform test, checkov; then both roots applied to
-#      moto, the scheduler cycling what they built, least privilege compared, destroy
+#      moto, the scheduler cycling what they built, least privilege compared, deploys and
+#      rollbacks in both phases (e2e-release.sh), destroy
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
