@@ -148,7 +148,7 @@ test-terraform-e2e: venv ## Both roots applied to moto, the scheduler cycles the
 	.ci/lib/terraform-e2e.sh
 
 bench: venv ## Benchmarks against moto; prints the table for docs/performance.md
-	BENCH_OUT=.tmp/bench.md cargo test --test bench -- --ignored --nocapture
+	BENCH_OUT=.tmp/bench.md cargo test --test suite -- --ignored --nocapture bench::
 
 # ---------------------------------------------------------------------------------------------
 # Releases: ship a service revision in either phase of the tier (issue 10). One implementation,

@@ -11,6 +11,9 @@ pub struct Config {
     pub environment: String,
     /// `SPEC_KEY`: the spec's key; `<environment>/spec.json` by default.
     pub spec_key: String,
+    /// `HISTORY_PREFIX`: where history records go, relative to `<environment>/`; `history/` by
+    /// default. terraform-runtime sets it from the same variable as the bucket's expiry rule.
+    pub history_prefix: String,
     /// `AWS_ENDPOINT_URL`, when set: a local emulator, which needs path-style S3.
     pub endpoint_url: Option<String>,
     /// `LEASE_SECONDS`: how long a lease lasts when the invocation has no deadline (local runs);
@@ -58,10 +61,22 @@ impl Config {
                 "ENVIRONMENT '{environment}' must be 1 to 32 lower-case letters, digits or '-' (it prefixes S3 keys and tags)"
             ));
         }
-        let spec_key = get("SPEC_KEY").unwrap_or_else(|| format!("{environment}/spec.json"));
-        if spec_key.starts_with('/') || spec_key.ends_with('/') {
+        // The default key is derived from ENVIRONMENT, so it is checked only when given.
+        let spec_key = match get("SPEC_KEY") {
+            Some(key) => {
+                if key.starts_with('/') || key.ends_with('/') {
+                    problems.push(format!(
+                        "SPEC_KEY '{key}' must be an object key without leading or trailing '/'"
+                    ));
+                }
+                key
+            }
+            None => format!("{environment}/spec.json"),
+        };
+        let history_prefix = get("HISTORY_PREFIX").unwrap_or_else(|| "history/".to_string());
+        if !is_relative_prefix(&history_prefix) {
             problems.push(format!(
-                "SPEC_KEY '{spec_key}' must be an object key without leading or trailing '/'"
+                "HISTORY_PREFIX '{history_prefix}' must be a relative key prefix ending in '/', such as history/"
             ));
         }
         if get("AWS_REGION")
@@ -96,10 +111,8 @@ impl Config {
 
         let default_hold = match get("DEFAULT_HOLD") {
             None => chrono::Duration::hours(2),
-            Some(v) => crate::schedule::parse_duration(&v).unwrap_or_else(|| {
-                problems.push(format!(
-                    "DEFAULT_HOLD '{v}' must be a duration such as 2h or 90m"
-                ));
+            Some(v) => crate::time::parse_span(&v, crate::time::MAX_HOLD).unwrap_or_else(|e| {
+                problems.push(format!("DEFAULT_HOLD: {e}"));
                 chrono::Duration::hours(2)
             }),
         };
@@ -109,6 +122,7 @@ impl Config {
                 state_bucket,
                 environment,
                 spec_key,
+                history_prefix,
                 endpoint_url,
                 lease,
                 default_hold,
@@ -124,8 +138,8 @@ impl Config {
     }
 
     /// Prefix of the history records.
-    pub fn history_prefix(&self) -> String {
-        format!("{}/history/", self.environment)
+    pub fn history_key_prefix(&self) -> String {
+        format!("{}/{}", self.environment, self.history_prefix)
     }
 }
 
@@ -137,10 +151,19 @@ fn is_bucket_name(s: &str) -> bool {
         && s.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
-fn is_environment_name(s: &str) -> bool {
+/// 1 to 32 lower-case letters, digits or '-': it prefixes S3 keys and goes into tags.
+pub fn is_environment_name(s: &str) -> bool {
     (1..=32).contains(&s.len())
         && s.chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn is_relative_prefix(s: &str) -> bool {
+    s.ends_with('/')
+        && !s.starts_with('/')
+        && !s.contains("//")
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.'))
 }
 
 #[cfg(test)]
@@ -204,5 +227,23 @@ mod tests {
             .iter()
             .any(|p| p.starts_with("ENVIRONMENT is not set")));
         assert!(err.0.iter().any(|p| p.starts_with("AWS_REGION is not set")));
+        assert!(
+            !err.to_string().contains("SPEC_KEY"),
+            "nobody set SPEC_KEY, so it must not be blamed: {err}"
+        );
+    }
+
+    #[test]
+    fn history_prefix_is_read_and_checked() {
+        let base = [
+            ("STATE_BUCKET", "acme-scheduler"),
+            ("ENVIRONMENT", "dev"),
+            ("AWS_REGION", "us-east-1"),
+        ];
+        let c = config(&[base[0], base[1], base[2], ("HISTORY_PREFIX", "audit/")]).unwrap();
+        assert_eq!(c.history_key_prefix(), "dev/audit/");
+        assert_eq!(config(&base).unwrap().history_key_prefix(), "dev/history/");
+        let err = config(&[base[0], base[1], base[2], ("HISTORY_PREFIX", "/abs")]).unwrap_err();
+        assert!(err.to_string().contains("HISTORY_PREFIX"), "{err}");
     }
 }

@@ -1,38 +1,36 @@
 //! What the scheduler observes in AWS, in its own types. Adapters translate SDK types into these;
-//! nothing above `crate::aws` sees an SDK type.
-
-use std::collections::BTreeMap;
+//! nothing above `crate::aws` sees an SDK type. Ownership rules are in [`crate::ownership`].
 
 use serde::{Deserialize, Serialize};
 
-use crate::spec::RecordType;
+pub use crate::ownership::Tags;
 
-/// Tag key naming who manages a resource.
-pub const TAG_MANAGED_BY: &str = "ManagedBy";
-/// Tag value the scheduler puts on everything it creates.
-pub const MANAGED_BY_VALUE: &str = "runtime-scheduler";
-/// Tag key naming the environment.
-pub const TAG_ENVIRONMENT: &str = "Environment";
-/// Tag key mapping a NAT gateway or Elastic IP to the spec's NAT name.
-pub const TAG_NAT: &str = "runtime-scheduler:nat";
-/// Tag key on an Elastic IP saying whether it is kept across cycles.
-pub const TAG_EIP_MODE: &str = "runtime-scheduler:eip-mode";
-
-/// Resource tags.
-pub type Tags = BTreeMap<String, String>;
-
-/// The tags that make a resource ours: `ManagedBy=runtime-scheduler`, `Environment=<env>`.
-pub fn ownership_tags(environment: &str) -> Tags {
-    Tags::from([
-        (TAG_MANAGED_BY.to_string(), MANAGED_BY_VALUE.to_string()),
-        (TAG_ENVIRONMENT.to_string(), environment.to_string()),
-    ])
+/// Alias record type.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+    strum::IntoStaticStr,
+)]
+pub enum RecordType {
+    A,
+    #[allow(clippy::upper_case_acronyms)]
+    AAAA,
 }
 
-/// True when `tags` carry the scheduler's ownership tags for `environment`.
-pub fn is_owned(tags: &Tags, environment: &str) -> bool {
-    tags.get(TAG_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY_VALUE)
-        && tags.get(TAG_ENVIRONMENT).map(String::as_str) == Some(environment)
+impl RecordType {
+    /// The value the Route53 API expects.
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
 }
 
 /// NAT gateway lifecycle state.
@@ -70,6 +68,9 @@ pub struct ElasticIp {
     pub public_ip: String,
     /// Set while a network interface (a NAT gateway's) holds the address.
     pub association_id: Option<String>,
+    /// Set when the association is with an EC2 instance (never a NAT gateway's).
+    #[serde(default)]
+    pub instance_id: Option<String>,
     pub tags: Tags,
 }
 
@@ -192,6 +193,9 @@ pub struct Service {
     pub pending_count: u32,
     /// Number of deployments in flight; 1 when steady.
     pub deployments: u32,
+    /// The task definition (ARN) the service runs, or will run when scaled up.
+    #[serde(default)]
+    pub task_definition: Option<String>,
     pub tags: Tags,
 }
 
@@ -207,4 +211,22 @@ impl Service {
 pub struct ScalingBounds {
     pub min: u32,
     pub max: u32,
+}
+
+/// An ECS cluster: where the tier-wide override tags live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cluster {
+    pub name: String,
+    pub arn: String,
+    pub tags: Tags,
+}
+
+/// A registered task definition revision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskDefinition {
+    pub arn: String,
+    pub family: String,
+    pub revision: u32,
+    /// `ACTIVE`, `INACTIVE` or `DELETE_IN_PROGRESS`.
+    pub active: bool,
 }

@@ -16,16 +16,9 @@ use chrono::{
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::event::Trigger;
-use crate::model::Tags;
-use crate::spec::{parse_hhmm, parse_weekday, ScheduleSpec};
-
-/// Tag on the ECS cluster: `keep-running` or `keep-stopped`.
-pub const TAG_OVERRIDE: &str = "runtime-scheduler:override";
-/// Tag on the ECS cluster: RFC 3339 instant after which the override is ignored.
-pub const TAG_OVERRIDE_UNTIL: &str = "runtime-scheduler:override-until";
-/// Tag on an ECS service: `true` keeps it (and what it needs) running through a stop.
-pub const TAG_EXCLUDE: &str = "runtime-scheduler:exclude";
+use crate::command::{HoldRequest, Trigger};
+use crate::ownership::{Tags, TAG_OVERRIDE, TAG_OVERRIDE_UNTIL};
+use crate::spec::ScheduleSpec;
 
 /// Running or stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,23 +39,15 @@ pub struct Window {
 }
 
 impl Window {
-    /// From a validated spec schedule (`None` if it is somehow invalid).
-    pub fn from_spec(s: &ScheduleSpec) -> Option<Window> {
-        Some(Window {
-            tz: s.timezone.parse().ok()?,
-            start: parse_hhmm(&s.start)?,
-            stop: parse_hhmm(&s.stop)?,
-            days: s
-                .days
-                .iter()
-                .map(|d| parse_weekday(d))
-                .collect::<Option<_>>()?,
-            skip_dates: s
-                .skip_dates
-                .iter()
-                .map(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-                .collect::<Option<_>>()?,
-        })
+    /// The window of a spec's schedule (typed when the spec was parsed).
+    pub fn from_spec(s: &ScheduleSpec) -> Window {
+        Window {
+            tz: s.timezone,
+            start: s.start.0,
+            stop: s.stop.0,
+            days: s.days.iter().map(|d| d.weekday()).collect(),
+            skip_dates: s.skip_dates.iter().map(|d| d.0).collect(),
+        }
     }
 
     /// The local date at `t`.
@@ -98,7 +83,10 @@ impl Window {
             match self.tz.from_local_datetime(&candidate) {
                 LocalResult::Single(t) => return t.with_timezone(&Utc),
                 LocalResult::Ambiguous(a, b) => return a.min(b).with_timezone(&Utc),
-                LocalResult::None => candidate += Duration::minutes(1),
+                LocalResult::None => match candidate.checked_add_signed(Duration::minutes(1)) {
+                    Some(next) => candidate = next,
+                    None => break,
+                },
             }
         }
         // No zone has a gap of three hours; fall back to reading the time as UTC.
@@ -255,9 +243,8 @@ pub struct DecisionInput<'a> {
     pub hold: Option<&'a Hold>,
     /// How long a manual start outside the window holds the tier up when the payload says nothing.
     pub default_hold: Duration,
-    /// From the payload: hold until, or for.
-    pub hold_until: Option<DateTime<Utc>>,
-    pub hold_for: Option<Duration>,
+    /// From the payload: how long to hold the result of a manual start or stop.
+    pub hold_request: Option<HoldRequest>,
 }
 
 /// The decision.
@@ -350,7 +337,7 @@ pub fn decide(input: &DecisionInput) -> Decision {
                 ));
             }
             let open = input.window.map(|w| w.is_open(now));
-            let explicit = input.hold_until.or(input.hold_for.map(|d| now + d));
+            let explicit = input.hold_request.map(|h| h.until(now));
             // Repeating a manual action keeps the hold it already left: a repeat is a no-op.
             let same = hold.filter(|h| h.desired == want).cloned();
             let new_hold = match (want, open, explicit) {
@@ -363,7 +350,8 @@ pub fn decide(input: &DecisionInput) -> Decision {
                 (_, _, None) if same.is_some() => same,
                 (Desired::Running, Some(false), None) => Some(Hold {
                     desired: want,
-                    until: now + input.default_hold,
+                    // DEFAULT_HOLD is bounded at cold start, so this always fits.
+                    until: crate::time::after(now, input.default_hold).unwrap_or(now),
                     reason: String::new(),
                     set_by: String::new(),
                 }),
@@ -500,26 +488,61 @@ fn verb(d: Desired) -> &'static str {
     }
 }
 
-/// Parses a duration such as `3h`, `90m`, `1h30m`, `2d`, `45s`.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let mut total = Duration::zero();
-    let mut number = String::new();
-    let mut any = false;
-    for c in s.trim().chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let n: i64 = number.parse().ok()?;
-        number.clear();
-        total += match c {
-            'd' => Duration::days(n),
-            'h' => Duration::hours(n),
-            'm' => Duration::minutes(n),
-            's' => Duration::seconds(n),
-            _ => return None,
+/// The next instant at which what the tier wants changes, and what it wants from then on: an
+/// override or a hold ending, or an edge of the window, whichever comes first and changes
+/// something. `status` shows this, so during a manual hold it names the hold's end.
+pub fn next_change(
+    window: Option<&Window>,
+    overrides: &OverrideTags,
+    hold: Option<&Hold>,
+    now: DateTime<Utc>,
+) -> Option<(DateTime<Utc>, Desired)> {
+    let wanted_at = |t: DateTime<Utc>| {
+        // Tags are re-read as of `t`, so an override whose expiry has passed counts as expired.
+        let overrides = match overrides {
+            OverrideTags::Active(o) | OverrideTags::Expired(o) => match o.until {
+                Some(u) if u <= t => OverrideTags::Expired(o.clone()),
+                _ => OverrideTags::Active(o.clone()),
+            },
+            other => other.clone(),
         };
-        any = true;
+        decide(&DecisionInput {
+            intent: Intent::Reconcile,
+            trigger: Trigger::Schedule,
+            force: false,
+            now: t,
+            window,
+            overrides: &overrides,
+            hold,
+            default_hold: Duration::zero(),
+            hold_request: None,
+        })
+        .desired
+    };
+    let mut candidates: Vec<DateTime<Utc>> = Vec::new();
+    if let OverrideTags::Active(Override { until: Some(u), .. }) = overrides {
+        candidates.push(*u);
     }
-    (number.is_empty() && any && total > Duration::zero()).then_some(total)
+    if let Some(h) = hold {
+        candidates.push(h.until);
+    }
+    if let Some(w) = window {
+        let today = w.local_date(now);
+        for offset in -1..=15 {
+            if let Some((open, close)) = today
+                .checked_add_signed(Duration::days(offset))
+                .and_then(|d| w.opening_on(d))
+            {
+                candidates.extend([open, close]);
+            }
+        }
+    }
+    candidates.retain(|t| *t > now);
+    candidates.sort();
+    candidates.dedup();
+    let current = wanted_at(now);
+    candidates.into_iter().find_map(|t| {
+        let then = wanted_at(t)?;
+        (Some(then) != current).then_some((t, then))
+    })
 }

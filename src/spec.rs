@@ -175,6 +175,41 @@ impl Default for LoadBalancerAttributes {
     }
 }
 
+impl LoadBalancerAttributes {
+    /// The attribute keys and values this asks for. Deletion protection is always off, so that
+    /// the scheduler can delete the ALB it created.
+    pub fn wanted(&self) -> Vec<(String, String)> {
+        let mut out = vec![
+            (
+                "idle_timeout.timeout_seconds".to_string(),
+                self.idle_timeout_seconds.to_string(),
+            ),
+            (
+                "routing.http.drop_invalid_header_fields.enabled".to_string(),
+                self.drop_invalid_header_fields.to_string(),
+            ),
+            (
+                "deletion_protection.enabled".to_string(),
+                "false".to_string(),
+            ),
+            (
+                "access_logs.s3.enabled".to_string(),
+                self.access_logs.is_some().to_string(),
+            ),
+        ];
+        if let Some(logs) = &self.access_logs {
+            out.push(("access_logs.s3.bucket".to_string(), logs.bucket.clone()));
+            out.push(("access_logs.s3.prefix".to_string(), logs.prefix.clone()));
+        }
+        out
+    }
+
+    /// True when `actual` already holds every wanted value.
+    pub fn satisfied_by(&self, actual: &std::collections::BTreeMap<String, String>) -> bool {
+        self.wanted().iter().all(|(k, v)| actual.get(k) == Some(v))
+    }
+}
+
 fn default_idle_timeout() -> u32 {
     60
 }
@@ -317,25 +352,7 @@ fn default_record_types() -> Vec<RecordType> {
     vec![RecordType::A]
 }
 
-/// Alias record type.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-pub enum RecordType {
-    A,
-    #[allow(clippy::upper_case_acronyms)]
-    AAAA,
-}
-
-impl RecordType {
-    /// The value the Route53 API expects.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordType::A => "A",
-            RecordType::AAAA => "AAAA",
-        }
-    }
-}
+pub use crate::model::RecordType;
 
 /// One ECS Fargate service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -409,6 +426,10 @@ pub struct DeploymentSpec {
     /// Upper bound of running tasks during a deployment, in percent.
     #[serde(default = "default_max_percent")]
     pub maximum_percent: u32,
+    /// CloudWatch alarms that stop (and, with `rollback`, roll back) a deployment when they
+    /// fire (ECS deployment alarms).
+    #[serde(default)]
+    pub alarm_names: Vec<String>,
 }
 
 impl Default for DeploymentSpec {
@@ -418,6 +439,7 @@ impl Default for DeploymentSpec {
             rollback: true,
             minimum_healthy_percent: default_min_healthy(),
             maximum_percent: default_max_percent(),
+            alarm_names: Vec::new(),
         }
     }
 }
@@ -459,24 +481,151 @@ pub const SCALING_METRICS: [&str; 3] = [
     "ALBRequestCountPerTarget",
 ];
 
-/// The business-hours window, in local time of an IANA zone.
+/// The business-hours window, in local time of an IANA zone. Typed at parse time: a zone that
+/// does not exist, a time that is not `HH:MM`, a day that is not `MON`..`SUN` or a date that is
+/// not `YYYY-MM-DD` is a structural error with its path.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleSpec {
     /// IANA time zone, e.g. `America/New_York`.
-    pub timezone: String,
+    #[serde(with = "zone")]
+    #[schemars(with = "String")]
+    pub timezone: chrono_tz::Tz,
     /// Local start time `HH:MM` (inclusive).
-    pub start: String,
-    /// Local stop time `HH:MM` (exclusive).
-    pub stop: String,
+    pub start: ClockTime,
+    /// Local stop time `HH:MM` (exclusive). A stop earlier than the start closes the window the
+    /// next day (a night window); the two may not be equal.
+    pub stop: ClockTime,
     /// Days the window opens: `MON` .. `SUN`.
-    pub days: Vec<String>,
+    pub days: Vec<Day>,
     /// Local calendar dates (`YYYY-MM-DD`) when the window does not open.
     #[serde(default)]
-    pub skip_dates: Vec<String>,
+    pub skip_dates: Vec<LocalDate>,
 }
 
-/// Bounds on waits during start and stop.
+/// A local wall-clock time written `HH:MM` (24-hour).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[schemars(with = "String")]
+pub struct ClockTime(pub chrono::NaiveTime);
+
+impl ClockTime {
+    /// Parses exactly `HH:MM`.
+    pub fn parse(s: &str) -> Option<ClockTime> {
+        if s.len() != 5 {
+            return None;
+        }
+        chrono::NaiveTime::parse_from_str(s, "%H:%M")
+            .ok()
+            .map(ClockTime)
+    }
+}
+
+impl Serialize for ClockTime {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.format("%H:%M").to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for ClockTime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        ClockTime::parse(&s).ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not HH:MM")))
+    }
+}
+
+/// A day of the week as the spec writes it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    JsonSchema,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
+#[serde(rename_all = "UPPERCASE")]
+#[strum(serialize_all = "UPPERCASE")]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Day {
+    MON,
+    TUE,
+    WED,
+    THU,
+    FRI,
+    SAT,
+    SUN,
+}
+
+impl Day {
+    /// chrono's weekday.
+    pub fn weekday(self) -> chrono::Weekday {
+        use chrono::Weekday::*;
+        match self {
+            Day::MON => Mon,
+            Day::TUE => Tue,
+            Day::WED => Wed,
+            Day::THU => Thu,
+            Day::FRI => Fri,
+            Day::SAT => Sat,
+            Day::SUN => Sun,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse()
+            .map_err(|_| serde::de::Error::custom(format!("'{s}' is not one of MON..SUN")))
+    }
+}
+
+/// A local calendar date written `YYYY-MM-DD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, JsonSchema)]
+#[schemars(with = "String")]
+pub struct LocalDate(pub chrono::NaiveDate);
+
+impl Serialize for LocalDate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0.format("%Y-%m-%d").to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for LocalDate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+            .ok()
+            .filter(|_| s.len() == 10)
+            .map(LocalDate)
+            .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not a YYYY-MM-DD date")))
+    }
+}
+
+/// Serde for an IANA zone name, with the name in the error.
+mod zone {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(tz: &chrono_tz::Tz, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(tz.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<chrono_tz::Tz, D::Error> {
+        let name = String::deserialize(d)?;
+        name.parse().map_err(|_| {
+            serde::de::Error::custom(format!(
+                "'{name}' is not an IANA time zone such as America/New_York"
+            ))
+        })
+    }
+}
+
+/// Bounds on waits during start and stop, and how long each usually takes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Timeouts {
@@ -492,6 +641,13 @@ pub struct Timeouts {
     /// How long start waits for services to be stable and targets healthy; 0 skips the wait.
     #[serde(default = "default_services_timeout")]
     pub services_stable_seconds: u64,
+    /// How long a record change may take to be `INSYNC` before the run moves on with a warning.
+    #[serde(default = "default_dns_timeout")]
+    pub dns_in_sync_seconds: u64,
+    /// How long each wait usually takes: the first poll comes then, and fast polls follow. After
+    /// a few runs the scheduler uses what it measured instead (kept in the state document).
+    #[serde(default)]
+    pub expected: ExpectedDurations,
 }
 
 impl Default for Timeouts {
@@ -501,6 +657,42 @@ impl Default for Timeouts {
             nat_deleted_seconds: default_nat_timeout(),
             load_balancer_active_seconds: default_lb_timeout(),
             services_stable_seconds: default_services_timeout(),
+            dns_in_sync_seconds: default_dns_timeout(),
+            expected: ExpectedDurations::default(),
+        }
+    }
+}
+
+/// Typical durations of AWS's asynchronous work, in seconds. Defaults are the low end of what AWS
+/// usually takes (a first poll after the resource is ready costs time, one before costs a call).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedDurations {
+    /// A NAT gateway from `pending` to `available` (AWS: about 1 to 2 minutes). Default 60.
+    #[serde(default = "default_expected_nat_available")]
+    pub nat_available_seconds: u64,
+    /// A NAT gateway from `deleting` to `deleted` (AWS: about a minute). Default 45.
+    #[serde(default = "default_expected_nat_deleted")]
+    pub nat_deleted_seconds: u64,
+    /// An ALB from `provisioning` to `active` (AWS: about 2 to 3 minutes). Default 120.
+    #[serde(default = "default_expected_lb_active")]
+    pub load_balancer_active_seconds: u64,
+    /// New tasks running and healthy behind the ALB (depends on the image). Default 45.
+    #[serde(default = "default_expected_services")]
+    pub services_stable_seconds: u64,
+    /// A Route53 change from `PENDING` to `INSYNC` (AWS: under a minute). Default 30.
+    #[serde(default = "default_expected_dns")]
+    pub dns_in_sync_seconds: u64,
+}
+
+impl Default for ExpectedDurations {
+    fn default() -> Self {
+        Self {
+            nat_available_seconds: default_expected_nat_available(),
+            nat_deleted_seconds: default_expected_nat_deleted(),
+            load_balancer_active_seconds: default_expected_lb_active(),
+            services_stable_seconds: default_expected_services(),
+            dns_in_sync_seconds: default_expected_dns(),
         }
     }
 }
@@ -513,6 +705,24 @@ fn default_lb_timeout() -> u64 {
 }
 fn default_services_timeout() -> u64 {
     300
+}
+fn default_dns_timeout() -> u64 {
+    180
+}
+fn default_expected_nat_available() -> u64 {
+    60
+}
+fn default_expected_nat_deleted() -> u64 {
+    45
+}
+fn default_expected_lb_active() -> u64 {
+    120
+}
+fn default_expected_services() -> u64 {
+    45
+}
+fn default_expected_dns() -> u64 {
+    30
 }
 
 /// One problem found in a spec, with where it is.
@@ -581,7 +791,7 @@ impl Spec {
                 "tag keys may not start with 'aws:'".into()
             });
             v.check(
-                !crate::OWNERSHIP_TAG_KEYS.contains(&k.as_str()),
+                !crate::ownership::OWNERSHIP_TAG_KEYS.contains(&k.as_str()),
                 &format!("$.tags.{k}"),
                 || "this tag is set by the scheduler itself and may not be overridden".into(),
             );
@@ -994,62 +1204,19 @@ fn check_action(a: &Action, path: &str, v: &mut Validator) {
 
 fn check_schedule(s: &ScheduleSpec, v: &mut Validator) {
     let p = "$.schedule";
-    v.check(
-        s.timezone.parse::<chrono_tz::Tz>().is_ok(),
-        &format!("{p}.timezone"),
-        || format!("'{}' is not an IANA time zone", s.timezone),
-    );
-    v.check(
-        parse_hhmm(&s.start).is_some(),
-        &format!("{p}.start"),
-        || format!("'{}' is not HH:MM", s.start),
-    );
-    v.check(parse_hhmm(&s.stop).is_some(), &format!("{p}.stop"), || {
-        format!("'{}' is not HH:MM", s.stop)
-    });
     v.check(s.start != s.stop, &format!("{p}.stop"), || {
-        "start and stop must differ".into()
+        "start and stop must differ (a stop earlier than the start closes the window the next day)"
+            .into()
     });
     v.check(!s.days.is_empty(), &format!("{p}.days"), || {
         "at least one day".into()
     });
+    let mut seen = BTreeSet::new();
     for (i, d) in s.days.iter().enumerate() {
-        v.check(
-            parse_weekday(d).is_some(),
-            &format!("{p}.days[{i}]"),
-            || format!("'{d}' is not one of MON..SUN"),
-        );
+        v.check(seen.insert(*d), &format!("{p}.days[{i}]"), || {
+            format!("{} is listed twice", <&str>::from(*d))
+        });
     }
-    for (i, d) in s.skip_dates.iter().enumerate() {
-        v.check(
-            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").is_ok(),
-            &format!("{p}.skip_dates[{i}]"),
-            || format!("'{d}' is not a YYYY-MM-DD date"),
-        );
-    }
-}
-
-/// Parses `HH:MM` (24-hour).
-pub fn parse_hhmm(s: &str) -> Option<chrono::NaiveTime> {
-    if s.len() != 5 {
-        return None;
-    }
-    chrono::NaiveTime::parse_from_str(s, "%H:%M").ok()
-}
-
-/// Parses `MON` .. `SUN`.
-pub fn parse_weekday(s: &str) -> Option<chrono::Weekday> {
-    use chrono::Weekday::*;
-    Some(match s {
-        "MON" => Mon,
-        "TUE" => Tue,
-        "WED" => Wed,
-        "THU" => Thu,
-        "FRI" => Fri,
-        "SAT" => Sat,
-        "SUN" => Sun,
-        _ => return None,
-    })
 }
 
 /// Lower-cases and adds the trailing dot Route53 returns.

@@ -26,6 +26,9 @@ pub enum Phase {
     Stopping,
     /// The last run stopped at a failed step; the next start or stop resumes.
     Failed,
+    /// A teardown removed everything the scheduler owns, services included; a start builds it
+    /// all again.
+    TornDown,
 }
 
 /// Ids of what the scheduler created, as last seen.
@@ -64,12 +67,27 @@ pub struct LoadBalancerRecord {
     pub canonical_hosted_zone_id: String,
 }
 
-/// What a service looked like when the tier was last put to sleep; start restores it.
+impl LoadBalancerRecord {
+    /// What the state keeps of an ALB.
+    pub fn of(lb: &crate::model::LoadBalancer) -> Self {
+        LoadBalancerRecord {
+            arn: lb.arn.clone(),
+            dns_name: lb.dns_name.clone(),
+            canonical_hosted_zone_id: lb.canonical_hosted_zone_id.clone(),
+        }
+    }
+}
+
+/// What a service looked like when the tier was last put to sleep (or what a deploy pointed it
+/// at while asleep); start restores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordedService {
     pub desired_count: u32,
     #[serde(default)]
     pub scaling: Option<ScalingBounds>,
+    /// The task definition revision (ARN) the service runs at the next start.
+    #[serde(default)]
+    pub task_definition: Option<String>,
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -103,11 +121,14 @@ pub struct StepRecord {
     pub detail: Option<String>,
 }
 
-/// A failure, with the AWS error code when there was one.
+/// A failure: the step, the operation that failed (an AWS API operation, or `bookkeeping` when
+/// an id the step needed was not known), and AWS's error code when there was one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub code: Option<String>,
     pub message: String,
@@ -131,6 +152,8 @@ pub struct Transition {
 
 /// How many past transitions the state document keeps (the history keeps all).
 pub const RECENT_TRANSITIONS: usize = 10;
+/// How many durations of each wait the state document keeps.
+pub const LEARNED_WAITS: usize = 5;
 
 /// The state document.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,6 +178,10 @@ pub struct State {
     /// Left by a manual start outside the window or a manual stop inside it.
     #[serde(default)]
     pub hold: Option<crate::schedule::Hold>,
+    /// How long recent waits took, in milliseconds, newest last, by wait (`load-balancer-active`,
+    /// ...): the next run polls near these instead of from the first second.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub waits: BTreeMap<String, Vec<u64>>,
 }
 
 impl State {
@@ -171,7 +198,16 @@ impl State {
             last_transition: None,
             recent_transitions: Vec::new(),
             hold: None,
+            waits: BTreeMap::new(),
         }
+    }
+
+    /// Remembers how long a wait took (at most [`LEARNED_WAITS`] per wait).
+    pub fn learn_wait(&mut self, wait: &str, took: std::time::Duration) {
+        let recent = self.waits.entry(wait.to_string()).or_default();
+        recent.push(took.as_millis().min(u128::from(u64::MAX)) as u64);
+        let excess = recent.len().saturating_sub(LEARNED_WAITS);
+        recent.drain(..excess);
     }
 
     /// The lease, if someone holds one that has not expired at `now`.

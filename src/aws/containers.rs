@@ -1,5 +1,5 @@
-//! ECS and Application Auto Scaling adapter: Fargate services, their scaling bounds and policy,
-//! and the cluster's tags.
+//! ECS and Application Auto Scaling adapter: clusters and their tags, Fargate services, task
+//! definitions, and the services' scaling bounds and policy.
 
 use async_trait::async_trait;
 use aws_sdk_applicationautoscaling::types::{
@@ -7,12 +7,14 @@ use aws_sdk_applicationautoscaling::types::{
     TargetTrackingScalingPolicyConfiguration,
 };
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, ClusterField, DeploymentCircuitBreaker,
+    AssignPublicIp, AwsVpcConfiguration, ClusterField, DeploymentAlarms, DeploymentCircuitBreaker,
     DeploymentConfiguration, LaunchType, NetworkConfiguration, PropagateTags, ServiceField, Tag,
 };
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use super::{AwsError, Containers, ErrorKind, Result};
-use crate::model::{ScalingBounds, Service, ServiceStatus, Tags, TAG_ENVIRONMENT, TAG_MANAGED_BY};
+use crate::model::{Cluster, ScalingBounds, Service, ServiceStatus, Tags, TaskDefinition};
 use crate::spec::{ServiceSpec, TargetTracking};
 
 /// Name of the target-tracking policy the scheduler puts on a service.
@@ -33,38 +35,64 @@ impl EcsContainers {
     pub fn new(ecs: aws_sdk_ecs::Client, scaling: aws_sdk_applicationautoscaling::Client) -> Self {
         EcsContainers { ecs, scaling }
     }
-
-    async fn cluster_arn_and_tags(&self, cluster: &str) -> Result<(String, Tags)> {
-        let output = self
-            .ecs
-            .describe_clusters()
-            .clusters(cluster)
-            .include(ClusterField::Tags)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("DescribeClusters", e))?;
-        let found = output
-            .clusters()
-            .iter()
-            .find(|c| c.cluster_name() == Some(cluster) || c.cluster_arn() == Some(cluster))
-            .filter(|c| c.status() != Some("INACTIVE"));
-        let Some(found) = found else {
-            return Err(AwsError {
-                operation: "DescribeClusters",
-                code: Some("ClusterNotFoundException".into()),
-                message: format!("cluster {cluster} does not exist"),
-                kind: ErrorKind::NotFound,
-            });
-        };
-        let arn = found
-            .cluster_arn()
-            .ok_or_else(|| AwsError::malformed("DescribeClusters", "ClusterArn"))?;
-        Ok((arn.to_string(), tags_of(found.tags())))
-    }
 }
 
 #[async_trait]
 impl Containers for EcsContainers {
+    async fn describe_clusters(&self, names: &[String]) -> Result<Vec<Cluster>> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let output = self
+            .ecs
+            .describe_clusters()
+            .set_clusters(Some(names.to_vec()))
+            .include(ClusterField::Tags)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeClusters", e))?;
+        output
+            .clusters()
+            .iter()
+            .filter(|c| c.status() != Some("INACTIVE"))
+            .map(|c| {
+                Ok(Cluster {
+                    name: c
+                        .cluster_name()
+                        .ok_or_else(|| AwsError::malformed("DescribeClusters", "ClusterName"))?
+                        .to_string(),
+                    arn: c
+                        .cluster_arn()
+                        .ok_or_else(|| AwsError::malformed("DescribeClusters", "ClusterArn"))?
+                        .to_string(),
+                    tags: tags_of(c.tags()),
+                })
+            })
+            .collect()
+    }
+
+    async fn tag_cluster(&self, cluster_arn: &str, tags: &Tags) -> Result<()> {
+        self.ecs
+            .tag_resource()
+            .resource_arn(cluster_arn)
+            .set_tags(Some(ecs_tags(tags)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("TagResource", e))
+    }
+
+    async fn untag_cluster(&self, cluster_arn: &str, keys: &[String]) -> Result<()> {
+        self.ecs
+            .untag_resource()
+            .resource_arn(cluster_arn)
+            .set_tag_keys(Some(keys.to_vec()))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("UntagResource", e))
+    }
+
     async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<Vec<Service>> {
         let mut out = Vec::with_capacity(names.len());
         for chunk in names.chunks(DESCRIBE_SERVICES_MAX) {
@@ -92,6 +120,7 @@ impl Containers for EcsContainers {
     async fn create_service(
         &self,
         spec: &ServiceSpec,
+        task_definition: &str,
         desired_count: u32,
         tags: &Tags,
     ) -> Result<Service> {
@@ -106,7 +135,7 @@ impl Containers for EcsContainers {
             })
             .build()
             .map_err(|e| AwsError::invalid_request(OP, e))?;
-        let deployment = DeploymentConfiguration::builder()
+        let mut deployment = DeploymentConfiguration::builder()
             .deployment_circuit_breaker(
                 DeploymentCircuitBreaker::builder()
                     .enable(spec.deployment.circuit_breaker)
@@ -114,14 +143,23 @@ impl Containers for EcsContainers {
                     .build(),
             )
             .minimum_healthy_percent(to_i32(OP, spec.deployment.minimum_healthy_percent)?)
-            .maximum_percent(to_i32(OP, spec.deployment.maximum_percent)?)
-            .build();
+            .maximum_percent(to_i32(OP, spec.deployment.maximum_percent)?);
+        if !spec.deployment.alarm_names.is_empty() {
+            deployment = deployment.alarms(
+                DeploymentAlarms::builder()
+                    .set_alarm_names(Some(spec.deployment.alarm_names.clone()))
+                    .enable(true)
+                    .rollback(spec.deployment.rollback)
+                    .build()
+                    .map_err(|e| AwsError::invalid_request(OP, e))?,
+            );
+        }
         let mut request = self
             .ecs
             .create_service()
             .cluster(&spec.cluster)
             .service_name(&spec.name)
-            .task_definition(&spec.task_definition)
+            .task_definition(task_definition)
             .desired_count(to_i32(OP, desired_count)?)
             .launch_type(LaunchType::Fargate)
             .network_configuration(
@@ -129,7 +167,7 @@ impl Containers for EcsContainers {
                     .awsvpc_configuration(vpc)
                     .build(),
             )
-            .deployment_configuration(deployment)
+            .deployment_configuration(deployment.build())
             .propagate_tags(PropagateTags::Service)
             .enable_ecs_managed_tags(true)
             .set_tags(Some(ecs_tags(tags)));
@@ -148,62 +186,67 @@ impl Containers for EcsContainers {
                     spec.health_check_grace_period_seconds,
                 )?);
         }
-        match request.send().await {
-            Ok(output) => {
-                let created = output
-                    .service()
-                    .ok_or_else(|| AwsError::malformed(OP, "Service"))?;
-                let mut svc = service(OP, &spec.cluster, created)?;
-                if svc.tags.is_empty() {
-                    // Tags are applied with the create even when the response leaves them out.
-                    svc.tags = tags.clone();
-                }
-                Ok(svc)
-            }
-            Err(e) => {
-                let err = AwsError::from_sdk(OP, e);
-                // ECS answers a create of an existing ACTIVE service with this generic code
-                // ("not idempotent"). It is already done when that service carries our tags.
-                if err.has_code(&["InvalidParameterException"]) {
-                    let existing = self
-                        .describe_services(&spec.cluster, std::slice::from_ref(&spec.name))
-                        .await?;
-                    let ours = |s: &Service| {
-                        [TAG_MANAGED_BY, TAG_ENVIRONMENT]
-                            .iter()
-                            .all(|k| tags.get(*k).is_some_and(|v| s.tags.get(*k) == Some(v)))
-                    };
-                    if let Some(s) = existing
-                        .into_iter()
-                        .find(|s| s.status == ServiceStatus::Active && ours(s))
-                    {
-                        return Ok(s);
-                    }
-                }
-                Err(err)
-            }
+        let output = request
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk(OP, e))?;
+        let created = output
+            .service()
+            .ok_or_else(|| AwsError::malformed(OP, "Service"))?;
+        let mut svc = service(OP, &spec.cluster, created)?;
+        if svc.tags.is_empty() {
+            // Tags are applied with the create even when the response leaves them out.
+            svc.tags = tags.clone();
         }
+        Ok(svc)
     }
 
-    async fn set_desired_count(&self, cluster: &str, name: &str, desired_count: u32) -> Result<()> {
+    async fn update_service(
+        &self,
+        cluster: &str,
+        name: &str,
+        desired_count: Option<u32>,
+        task_definition: Option<&str>,
+    ) -> Result<()> {
+        const OP: &str = "UpdateService";
         self.ecs
             .update_service()
             .cluster(cluster)
             .service(name)
-            .desired_count(to_i32("UpdateService", desired_count)?)
+            .set_desired_count(desired_count.map(|n| to_i32(OP, n)).transpose()?)
+            .set_task_definition(task_definition.map(str::to_string))
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("UpdateService", e))
+            .map_err(|e| AwsError::from_sdk(OP, e))
     }
 
-    async fn scaling_bounds(&self, cluster: &str, name: &str) -> Result<Option<ScalingBounds>> {
-        let resource_id = resource_id(cluster, name);
+    async fn delete_service(&self, cluster: &str, name: &str) -> Result<()> {
+        self.ecs
+            .delete_service()
+            .cluster(cluster)
+            .service(name)
+            .force(true)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("DeleteService", e))
+    }
+
+    async fn scaling_bounds(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<BTreeMap<String, ScalingBounds>> {
+        if names.is_empty() {
+            return Ok(BTreeMap::new());
+        }
+        let ids: Vec<String> = names.iter().map(|n| resource_id(cluster, n)).collect();
         let targets = self
             .scaling
             .describe_scalable_targets()
             .service_namespace(ServiceNamespace::Ecs)
-            .resource_ids(&resource_id)
+            .set_resource_ids(Some(ids))
             .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
             .into_paginator()
             .items()
@@ -211,16 +254,27 @@ impl Containers for EcsContainers {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeScalableTargets", e))?;
-        Ok(targets
+        Ok(names
             .iter()
-            .find(|t| {
-                t.resource_id() == resource_id
-                    && t.scalable_dimension() == &ScalableDimension::EcsServiceDesiredCount
+            .filter_map(|name| {
+                let id = resource_id(cluster, name);
+                targets
+                    .iter()
+                    .find(|t| {
+                        t.resource_id() == id
+                            && t.scalable_dimension() == &ScalableDimension::EcsServiceDesiredCount
+                    })
+                    .map(|t| {
+                        (
+                            name.clone(),
+                            ScalingBounds {
+                                min: u32::try_from(t.min_capacity()).unwrap_or(0),
+                                max: u32::try_from(t.max_capacity()).unwrap_or(0),
+                            },
+                        )
+                    })
             })
-            .map(|t| ScalingBounds {
-                min: u32::try_from(t.min_capacity()).unwrap_or(0),
-                max: u32::try_from(t.max_capacity()).unwrap_or(0),
-            }))
+            .collect())
     }
 
     async fn set_scaling_bounds(
@@ -243,14 +297,31 @@ impl Containers for EcsContainers {
             .map_err(|e| AwsError::from_sdk(OP, e))
     }
 
-    async fn has_scaling_policy(&self, cluster: &str, name: &str) -> Result<bool> {
-        let resource_id = resource_id(cluster, name);
+    async fn deregister_scaling(&self, cluster: &str, name: &str) -> Result<()> {
+        self.scaling
+            .deregister_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(resource_id(cluster, name))
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("DeregisterScalableTarget", e))
+    }
+
+    async fn services_with_policy(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> Result<BTreeSet<String>> {
+        if names.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        // By policy name across the namespace: one listing for every service of the tier.
         let policies = self
             .scaling
             .describe_scaling_policies()
             .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(&resource_id)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
             .policy_names(SCALING_POLICY_NAME)
             .into_paginator()
             .items()
@@ -258,9 +329,16 @@ impl Containers for EcsContainers {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeScalingPolicies", e))?;
-        Ok(policies
+        Ok(names
             .iter()
-            .any(|p| p.policy_name() == SCALING_POLICY_NAME && p.resource_id() == resource_id))
+            .filter(|name| {
+                let id = resource_id(cluster, name);
+                policies
+                    .iter()
+                    .any(|p| p.policy_name() == SCALING_POLICY_NAME && p.resource_id() == id)
+            })
+            .cloned()
+            .collect())
     }
 
     async fn put_scaling_policy(
@@ -295,38 +373,41 @@ impl Containers for EcsContainers {
             .map_err(|e| AwsError::from_sdk(OP, e))
     }
 
-    async fn cluster_tags(&self, cluster: &str) -> Result<Tags> {
-        Ok(self.cluster_arn_and_tags(cluster).await?.1)
-    }
-
-    async fn set_cluster_tags(&self, cluster: &str, tags: &Tags) -> Result<()> {
-        if tags.is_empty() {
-            return Ok(());
-        }
-        let (arn, _) = self.cluster_arn_and_tags(cluster).await?;
-        self.ecs
-            .tag_resource()
-            .resource_arn(arn)
-            .set_tags(Some(ecs_tags(tags)))
+    async fn describe_task_definition(&self, reference: &str) -> Result<Option<TaskDefinition>> {
+        const OP: &str = "DescribeTaskDefinition";
+        let output = match self
+            .ecs
+            .describe_task_definition()
+            .task_definition(reference)
             .send()
             .await
-            .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("TagResource", e))
-    }
-
-    async fn remove_cluster_tags(&self, cluster: &str, keys: &[String]) -> Result<()> {
-        if keys.is_empty() {
-            return Ok(());
-        }
-        let (arn, _) = self.cluster_arn_and_tags(cluster).await?;
-        self.ecs
-            .untag_resource()
-            .resource_arn(arn)
-            .set_tag_keys(Some(keys.to_vec()))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| AwsError::from_sdk("UntagResource", e))
+        {
+            Ok(output) => output,
+            Err(e) => {
+                let err = AwsError::from_sdk(OP, e);
+                // ECS answers an unknown family or revision with ClientException.
+                return if err.kind == ErrorKind::NotFound || err.has_code(&["ClientException"]) {
+                    Ok(None)
+                } else {
+                    Err(err)
+                };
+            }
+        };
+        let Some(td) = output.task_definition() else {
+            return Ok(None);
+        };
+        Ok(Some(TaskDefinition {
+            arn: td
+                .task_definition_arn()
+                .ok_or_else(|| AwsError::malformed(OP, "TaskDefinitionArn"))?
+                .to_string(),
+            family: td
+                .family()
+                .ok_or_else(|| AwsError::malformed(OP, "Family"))?
+                .to_string(),
+            revision: u32::try_from(td.revision()).unwrap_or(0),
+            active: td.status() == Some(&aws_sdk_ecs::types::TaskDefinitionStatus::Active),
+        }))
     }
 }
 
@@ -389,6 +470,7 @@ fn service(
         running_count: count(s.running_count()),
         pending_count: count(s.pending_count()),
         deployments: u32::try_from(s.deployments().len()).unwrap_or(u32::MAX),
+        task_definition: s.task_definition().map(str::to_string),
         tags: tags_of(s.tags()),
     })
 }

@@ -1,6 +1,5 @@
-//! Route53 adapter: the record sets at one name, and batched changes waited on until in sync.
-
-use std::time::Duration;
+//! Route53 adapter: the record sets at one name (and the names under it that it is asked for),
+//! batched changes, and their sync status.
 
 use async_trait::async_trait;
 use aws_sdk_route53::types::{
@@ -8,105 +7,42 @@ use aws_sdk_route53::types::{
     ResourceRecordSet, RrType,
 };
 
-use super::{AwsError, Dns, ErrorKind, Result};
+use super::{AwsError, Dns, Result};
 use crate::model::{self, RecordChange, RecordSet};
 use crate::spec::normalize_dns_name;
-
-/// How long [`Dns::change_records`] waits for `INSYNC` unless told otherwise. Route53 usually
-/// propagates within a minute.
-pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(180);
 
 /// [`Dns`] over the Route53 API.
 #[derive(Debug, Clone)]
 pub struct Route53Dns {
     route53: aws_sdk_route53::Client,
-    max_wait: Duration,
 }
 
 impl Route53Dns {
     /// Wraps a Route53 client.
     pub fn new(client: aws_sdk_route53::Client) -> Self {
-        Route53Dns {
-            route53: client,
-            max_wait: DEFAULT_MAX_WAIT,
-        }
-    }
-
-    /// Bounds the wait for `INSYNC` after a change.
-    pub fn with_max_wait(mut self, max_wait: Duration) -> Self {
-        self.max_wait = max_wait;
-        self
-    }
-
-    async fn submit(&self, zone_id: &str, changes: &[RecordChange]) -> Result<String> {
-        let batch = ChangeBatch::builder()
-            .set_changes(Some(
-                changes.iter().map(change).collect::<Result<Vec<_>>>()?,
-            ))
-            .build()
-            .map_err(|e| AwsError::invalid_request("ChangeResourceRecordSets", e))?;
-        let output = self
-            .route53
-            .change_resource_record_sets()
-            .hosted_zone_id(zone_id)
-            .change_batch(batch)
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk("ChangeResourceRecordSets", e))?;
-        Ok(output
-            .change_info()
-            .ok_or_else(|| AwsError::malformed("ChangeResourceRecordSets", "ChangeInfo"))?
-            .id()
-            .to_string())
-    }
-
-    async fn wait_in_sync(&self, change_id: &str) -> Result<()> {
-        let started = tokio::time::Instant::now();
-        let mut delay = Duration::from_secs(2);
-        loop {
-            let output = self
-                .route53
-                .get_change()
-                .id(change_id)
-                .send()
-                .await
-                .map_err(|e| AwsError::from_sdk("GetChange", e))?;
-            let status = output.change_info().map(|c| c.status());
-            if status == Some(&ChangeStatus::Insync) {
-                return Ok(());
-            }
-            if started.elapsed() + delay > self.max_wait {
-                return Err(AwsError {
-                    operation: "GetChange",
-                    code: None,
-                    message: format!(
-                        "change {change_id} is still {} after {}s",
-                        status.map(|s| s.as_str()).unwrap_or("unknown"),
-                        started.elapsed().as_secs()
-                    ),
-                    kind: ErrorKind::Transient,
-                });
-            }
-            tokio::time::sleep(delay).await;
-            delay = (delay * 2).min(Duration::from_secs(10));
-        }
+        Route53Dns { route53: client }
     }
 }
 
 #[async_trait]
 impl Dns for Route53Dns {
-    async fn records_at(&self, zone_id: &str, name: &str) -> Result<Vec<RecordSet>> {
-        let wanted = normalize_dns_name(name);
+    async fn records(&self, zone_id: &str, name: &str, names: &[String]) -> Result<Vec<RecordSet>> {
+        let base = normalize_dns_name(name);
+        let wanted: Vec<String> = std::iter::once(base.clone())
+            .chain(names.iter().map(|n| normalize_dns_name(n)))
+            .collect();
         let mut out = Vec::new();
         let mut start: Option<(String, RrType)> = None;
-        // Record sets are listed in name order starting at `wanted`; stop at the first other name.
+        // Route53 lists record sets in name order with the labels reversed, so `name` comes
+        // first, then the names under it (the ownership TXT record among them): one listing
+        // usually covers all of them. Stop at the first name that is neither `name` nor under it.
         loop {
             let mut request = self
                 .route53
                 .list_resource_record_sets()
                 .hosted_zone_id(zone_id);
             request = match &start {
-                None => request.start_record_name(&wanted),
+                None => request.start_record_name(&base),
                 Some((n, t)) => request.start_record_name(n).start_record_type(t.clone()),
             };
             let output = request
@@ -116,9 +52,12 @@ impl Dns for Route53Dns {
             let mut past = false;
             for rrs in output.resource_record_sets() {
                 let rrs_name = normalize_dns_name(&unescape_dns_name(rrs.name()));
-                if rrs_name != wanted {
+                if rrs_name != base && !rrs_name.ends_with(&format!(".{base}")) {
                     past = true;
                     break;
+                }
+                if !wanted.contains(&rrs_name) {
+                    continue;
                 }
                 out.push(RecordSet {
                     name: rrs_name,
@@ -148,38 +87,37 @@ impl Dns for Route53Dns {
         }
     }
 
-    async fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> Result<()> {
-        if changes.is_empty() {
-            return Ok(());
-        }
-        let change_id = match self.submit(zone_id, changes).await {
-            Ok(id) => id,
-            // Route53 rejects the whole batch when a record to delete is already gone. Deleting
-            // something gone is already done: look again, drop those deletes, submit the rest once.
-            Err(err) if err.has_code(&["InvalidChangeBatch"]) => {
-                let mut remaining = Vec::with_capacity(changes.len());
-                for c in changes {
-                    if let RecordChange::Delete { record } = c {
-                        let present = self.records_at(zone_id, &record.name).await?;
-                        // Only a record gone entirely is dropped; one whose values changed is kept
-                        // so that the batch fails again and the caller sees it.
-                        if !present.iter().any(|r| r.record_type == record.record_type) {
-                            continue;
-                        }
-                    }
-                    remaining.push(c.clone());
-                }
-                if remaining.len() == changes.len() {
-                    return Err(err);
-                }
-                if remaining.is_empty() {
-                    return Ok(());
-                }
-                self.submit(zone_id, &remaining).await?
-            }
-            Err(err) => return Err(err),
-        };
-        self.wait_in_sync(&change_id).await
+    async fn change_records(&self, zone_id: &str, changes: &[RecordChange]) -> Result<String> {
+        let batch = ChangeBatch::builder()
+            .set_changes(Some(
+                changes.iter().map(change).collect::<Result<Vec<_>>>()?,
+            ))
+            .build()
+            .map_err(|e| AwsError::invalid_request("ChangeResourceRecordSets", e))?;
+        let output = self
+            .route53
+            .change_resource_record_sets()
+            .hosted_zone_id(zone_id)
+            .change_batch(batch)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("ChangeResourceRecordSets", e))?;
+        Ok(output
+            .change_info()
+            .ok_or_else(|| AwsError::malformed("ChangeResourceRecordSets", "ChangeInfo"))?
+            .id()
+            .to_string())
+    }
+
+    async fn change_in_sync(&self, change_id: &str) -> Result<bool> {
+        let output = self
+            .route53
+            .get_change()
+            .id(change_id)
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("GetChange", e))?;
+        Ok(output.change_info().map(|c| c.status()) == Some(&ChangeStatus::Insync))
     }
 }
 

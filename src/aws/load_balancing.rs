@@ -13,9 +13,7 @@ use elbv2::types::{
 
 use super::{AwsError, ErrorKind, LoadBalancing, Result};
 use crate::model::{Listener, LoadBalancer, LoadBalancerState, Tags};
-use crate::spec::{
-    Action, ListenerProtocol, ListenerSpec, LoadBalancerAttributes, LoadBalancerSpec, RuleSpec,
-};
+use crate::spec::{Action, ListenerProtocol, ListenerSpec, LoadBalancerSpec, RuleSpec};
 
 /// [`LoadBalancing`] over the ELBv2 and WAFv2 APIs.
 #[derive(Debug, Clone)]
@@ -52,7 +50,7 @@ impl ElbLoadBalancing {
             .collect())
     }
 
-    async fn attributes_of(&self, arn: &str) -> Result<BTreeMap<String, String>> {
+    async fn attributes_of_lb(&self, arn: &str) -> Result<BTreeMap<String, String>> {
         let output = self
             .elb
             .describe_load_balancer_attributes()
@@ -72,7 +70,7 @@ impl ElbLoadBalancing {
             .collect())
     }
 
-    async fn rule_priorities(&self, listener_arn: &str) -> Result<Vec<u32>> {
+    async fn priorities_of(&self, listener_arn: &str) -> Result<Vec<u32>> {
         let rules = self
             .elb
             .describe_rules()
@@ -108,7 +106,7 @@ impl LoadBalancing for ElbLoadBalancing {
             Ok(output) => output,
             Err(e) => {
                 let err = AwsError::from_sdk("DescribeLoadBalancers", e);
-                return if err.has_code(&["LoadBalancerNotFound"]) {
+                return if err.kind == ErrorKind::NotFound {
                     Ok(None)
                 } else {
                     Err(err)
@@ -125,6 +123,32 @@ impl LoadBalancing for ElbLoadBalancing {
         let mut found = load_balancer("DescribeLoadBalancers", lb)?;
         found.tags = self.tags_of(&found.arn).await?;
         Ok(Some(found))
+    }
+
+    async fn describe_load_balancer(&self, arn: &str) -> Result<Option<LoadBalancer>> {
+        let output = match self
+            .elb
+            .describe_load_balancers()
+            .load_balancer_arns(arn)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(e) => {
+                let err = AwsError::from_sdk("DescribeLoadBalancers", e);
+                return if err.kind == ErrorKind::NotFound {
+                    Ok(None)
+                } else {
+                    Err(err)
+                };
+            }
+        };
+        output
+            .load_balancers()
+            .iter()
+            .find(|lb| lb.load_balancer_arn() == Some(arn))
+            .map(|lb| load_balancer("DescribeLoadBalancers", lb))
+            .transpose()
     }
 
     async fn create_load_balancer(
@@ -144,67 +168,34 @@ impl LoadBalancing for ElbLoadBalancing {
             .set_tags(Some(elb_tags(tags)))
             .send()
             .await;
-        match result {
-            Ok(output) => {
-                let lb = output
-                    .load_balancers()
-                    .first()
-                    .ok_or_else(|| AwsError::malformed("CreateLoadBalancer", "LoadBalancers[0]"))?;
-                let mut created = load_balancer("CreateLoadBalancer", lb)?;
-                // Tags are applied with the create; the response does not repeat them.
-                created.tags = tags.clone();
-                Ok(created)
-            }
-            Err(e) => {
-                let err = AwsError::from_sdk("CreateLoadBalancer", e);
-                // An identical create returns the existing ALB; a differing one is refused with
-                // this code. It is already done if the existing one carries our tags.
-                if err.has_code(&["DuplicateLoadBalancerName"]) {
-                    if let Some(existing) = self.find_load_balancer(&spec.name).await? {
-                        if tags.iter().all(|(k, v)| existing.tags.get(k) == Some(v)) {
-                            return Ok(existing);
-                        }
-                    }
-                }
-                Err(err)
-            }
-        }
+        let output = result.map_err(|e| AwsError::from_sdk("CreateLoadBalancer", e))?;
+        let lb = output
+            .load_balancers()
+            .first()
+            .ok_or_else(|| AwsError::malformed("CreateLoadBalancer", "LoadBalancers[0]"))?;
+        let mut created = load_balancer("CreateLoadBalancer", lb)?;
+        // Tags are applied with the create; the response does not repeat them.
+        created.tags = tags.clone();
+        Ok(created)
     }
 
     async fn delete_load_balancer(&self, arn: &str) -> Result<()> {
-        match self
-            .elb
+        self.elb
             .delete_load_balancer()
             .load_balancer_arn(arn)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = AwsError::from_sdk("DeleteLoadBalancer", e);
-                if err.has_code(&["LoadBalancerNotFound"]) {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("DeleteLoadBalancer", e))
     }
 
-    async fn attributes_match(
-        &self,
-        arn: &str,
-        attributes: &LoadBalancerAttributes,
-    ) -> Result<bool> {
-        let actual = self.attributes_of(arn).await?;
-        Ok(wanted_attributes(attributes)
+    async fn attributes(&self, arn: &str) -> Result<BTreeMap<String, String>> {
+        self.attributes_of_lb(arn).await
+    }
+
+    async fn set_attributes(&self, arn: &str, attributes: &[(String, String)]) -> Result<()> {
+        let attrs = attributes
             .iter()
-            .all(|(k, v)| actual.get(*k) == Some(v)))
-    }
-
-    async fn set_attributes(&self, arn: &str, attributes: &LoadBalancerAttributes) -> Result<()> {
-        let attrs = wanted_attributes(attributes)
-            .into_iter()
             .map(|(k, v)| LoadBalancerAttribute::builder().key(k).value(v).build());
         self.elb
             .modify_load_balancer_attributes()
@@ -227,14 +218,16 @@ impl LoadBalancing for ElbLoadBalancing {
             .try_collect()
             .await
             .map_err(|e| AwsError::from_sdk("DescribeListeners", e))?;
-        let mut out = Vec::with_capacity(listeners.len());
-        for l in &listeners {
-            let mut listener = listener("DescribeListeners", l)?;
-            listener.rule_priorities = self.rule_priorities(&listener.arn).await?;
-            out.push(listener);
-        }
+        let mut out = listeners
+            .iter()
+            .map(|l| listener("DescribeListeners", l))
+            .collect::<Result<Vec<_>>>()?;
         out.sort_by_key(|l| l.port);
         Ok(out)
+    }
+
+    async fn rule_priorities(&self, listener_arn: &str) -> Result<Vec<u32>> {
+        self.priorities_of(listener_arn).await
     }
 
     async fn create_listener(
@@ -264,40 +257,25 @@ impl LoadBalancing for ElbLoadBalancing {
                         .unwrap_or(crate::spec::DEFAULT_SSL_POLICY),
                 );
         }
-        match request.send().await {
-            Ok(output) => {
-                let l = output
-                    .listeners()
-                    .first()
-                    .ok_or_else(|| AwsError::malformed("CreateListener", "Listeners[0]"))?;
-                listener("CreateListener", l)
-            }
-            Err(e) => {
-                let err = AwsError::from_sdk("CreateListener", e);
-                // The port is taken on this ALB (which is ours): already done.
-                if err.has_code(&["DuplicateListener"]) {
-                    let existing = self.describe_listeners(load_balancer_arn).await?;
-                    if let Some(l) = existing.into_iter().find(|l| l.port == spec.port) {
-                        return Ok(l);
-                    }
-                }
-                Err(err)
-            }
-        }
+        let output = request
+            .send()
+            .await
+            .map_err(|e| AwsError::from_sdk("CreateListener", e))?;
+        let l = output
+            .listeners()
+            .first()
+            .ok_or_else(|| AwsError::malformed("CreateListener", "Listeners[0]"))?;
+        listener("CreateListener", l)
     }
 
     async fn delete_listener(&self, arn: &str) -> Result<()> {
-        match self.elb.delete_listener().listener_arn(arn).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = AwsError::from_sdk("DeleteListener", e);
-                if err.has_code(&["ListenerNotFound"]) {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        self.elb
+            .delete_listener()
+            .listener_arn(arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("DeleteListener", e))
     }
 
     async fn create_rule(&self, listener_arn: &str, rule: &RuleSpec, tags: &Tags) -> Result<()> {
@@ -335,19 +313,11 @@ impl LoadBalancing for ElbLoadBalancing {
                     .build(),
             );
         }
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = AwsError::from_sdk("CreateRule", e);
-                // The listener is ours and priorities are unique per listener: a rule at this
-                // priority is the one an earlier, interrupted attempt created.
-                if err.has_code(&["PriorityInUse"]) {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        request
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("CreateRule", e))
     }
 
     async fn web_acl_for(&self, load_balancer_arn: &str) -> Result<Option<String>> {
@@ -360,9 +330,9 @@ impl LoadBalancing for ElbLoadBalancing {
         {
             Ok(output) => Ok(output.web_acl().map(|acl| acl.arn().to_string())),
             Err(e) => {
-                let err = waf_error("GetWebACLForResource", e);
+                let err = AwsError::from_sdk("GetWebACLForResource", e);
                 // WAF answers this for a resource it does not know, i.e. nothing is associated.
-                if err.has_code(&["WAFNonexistentItemException"]) {
+                if err.kind == ErrorKind::NotFound {
                     Ok(None)
                 } else {
                     Err(err)
@@ -379,27 +349,17 @@ impl LoadBalancing for ElbLoadBalancing {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| waf_error("AssociateWebACL", e))
+            .map_err(|e| AwsError::from_sdk("AssociateWebACL", e))
     }
 
     async fn disassociate_web_acl(&self, load_balancer_arn: &str) -> Result<()> {
-        match self
-            .waf
+        self.waf
             .disassociate_web_acl()
             .resource_arn(load_balancer_arn)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = waf_error("DisassociateWebACL", e);
-                if err.has_code(&["WAFNonexistentItemException"]) {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("DisassociateWebACL", e))
     }
 
     async fn target_health(&self, target_group_arn: &str) -> Result<(u32, u32)> {
@@ -427,45 +387,6 @@ impl LoadBalancing for ElbLoadBalancing {
         }
         Ok((healthy, registered))
     }
-}
-
-/// WAF answers `WAFUnavailableEntityException` while a just-created ALB is not yet visible to
-/// it; AWS documents retrying later, so that one is transient.
-fn waf_error<E, R>(operation: &'static str, e: aws_sdk_wafv2::error::SdkError<E, R>) -> AwsError
-where
-    E: aws_smithy_types::error::metadata::ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
-{
-    let mut err = AwsError::from_sdk(operation, e);
-    if err.has_code(&["WAFUnavailableEntityException"]) {
-        err.kind = ErrorKind::Transient;
-    }
-    err
-}
-
-/// The attribute keys and values a spec asks for. Deletion protection is always off, so that the
-/// scheduler can delete the ALB it created.
-fn wanted_attributes(a: &LoadBalancerAttributes) -> Vec<(&'static str, String)> {
-    let mut out = vec![
-        (
-            "idle_timeout.timeout_seconds",
-            a.idle_timeout_seconds.to_string(),
-        ),
-        (
-            "routing.http.drop_invalid_header_fields.enabled",
-            a.drop_invalid_header_fields.to_string(),
-        ),
-        ("deletion_protection.enabled", "false".to_string()),
-        (
-            "access_logs.s3.enabled",
-            a.access_logs.is_some().to_string(),
-        ),
-    ];
-    if let Some(logs) = &a.access_logs {
-        out.push(("access_logs.s3.bucket", logs.bucket.clone()));
-        out.push(("access_logs.s3.prefix", logs.prefix.clone()));
-    }
-    out
 }
 
 fn elb_tags(tags: &Tags) -> Vec<Tag> {

@@ -67,31 +67,32 @@ impl Network for Ec2Network {
         Ok(out)
     }
 
-    async fn describe_nat_gateway(&self, id: &str) -> Result<Option<NatGateway>> {
-        let result = self
+    async fn describe_nat_gateways_by_id(&self, ids: &[String]) -> Result<Vec<NatGateway>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        // A filter, not NatGatewayIds: an id AWS has forgotten is then simply absent instead of
+        // failing the whole call.
+        let gateways = self
             .ec2
             .describe_nat_gateways()
-            .nat_gateway_ids(id)
+            .filter(
+                Filter::builder()
+                    .name("nat-gateway-id")
+                    .set_values(Some(ids.to_vec()))
+                    .build(),
+            )
+            .into_paginator()
+            .items()
             .send()
-            .await;
-        let output = match result {
-            Ok(output) => output,
-            Err(e) => {
-                let err = AwsError::from_sdk("DescribeNatGateways", e);
-                return if err.has_code(NAT_NOT_FOUND) {
-                    Ok(None)
-                } else {
-                    Err(err)
-                };
-            }
-        };
-        output
-            .nat_gateways()
+            .try_collect()
+            .await
+            .map_err(|e| AwsError::from_sdk("DescribeNatGateways", e))?;
+        gateways
             .iter()
-            .filter(|g| g.nat_gateway_id() == Some(id))
             .map(|g| nat_gateway("DescribeNatGateways", g))
-            .next()
-            .transpose()
+            .filter(|n| n.as_ref().map_or(true, |n| ids.contains(&n.id)))
+            .collect()
     }
 
     async fn create_nat_gateway(
@@ -116,8 +117,8 @@ impl Network for Ec2Network {
             .nat_gateway()
             .ok_or_else(|| AwsError::malformed("CreateNatGateway", "NatGateway"))?;
         let mut nat = nat_gateway("CreateNatGateway", gateway)?;
-        // Tag specifications are applied atomically with the create, so a gateway that exists
-        // carries them even when the response leaves them out.
+        // Tag specifications are applied atomically with the create, so the gateway carries them
+        // even when the response leaves them out.
         if nat.tags.is_empty() {
             nat.tags = tags.clone();
         }
@@ -125,23 +126,13 @@ impl Network for Ec2Network {
     }
 
     async fn delete_nat_gateway(&self, id: &str) -> Result<()> {
-        match self
-            .ec2
+        self.ec2
             .delete_nat_gateway()
             .nat_gateway_id(id)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = AwsError::from_sdk("DeleteNatGateway", e);
-                if err.has_code(NAT_NOT_FOUND) {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("DeleteNatGateway", e))
     }
 
     async fn describe_addresses(&self) -> Result<Vec<ElasticIp>> {
@@ -163,6 +154,7 @@ impl Network for Ec2Network {
                         .to_string(),
                     public_ip: a.public_ip().unwrap_or_default().to_string(),
                     association_id: a.association_id().map(str::to_string),
+                    instance_id: a.instance_id().map(str::to_string),
                     tags: tags_of(a.tags()),
                 })
             })
@@ -185,48 +177,29 @@ impl Network for Ec2Network {
                 .to_string(),
             public_ip: output.public_ip().unwrap_or_default().to_string(),
             association_id: None,
+            instance_id: None,
             tags: tags.clone(),
         })
     }
 
     async fn release_address(&self, allocation_id: &str) -> Result<()> {
-        match self
-            .ec2
+        self.ec2
             .release_address()
             .allocation_id(allocation_id)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = AwsError::from_sdk("ReleaseAddress", e);
-                if err.has_code(&["InvalidAllocationID.NotFound"]) {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("ReleaseAddress", e))
     }
 
     async fn disassociate_address(&self, association_id: &str) -> Result<()> {
-        match self
-            .ec2
+        self.ec2
             .disassociate_address()
             .association_id(association_id)
             .send()
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = AwsError::from_sdk("DisassociateAddress", e);
-                if err.has_code(&["InvalidAssociationID.NotFound"]) {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("DisassociateAddress", e))
     }
 
     async fn describe_route_tables(&self, ids: &[String]) -> Result<Vec<RouteTable>> {
@@ -297,30 +270,15 @@ impl Network for Ec2Network {
     }
 
     async fn create_default_route(&self, route_table_id: &str, nat_gateway_id: &str) -> Result<()> {
-        let result = self
-            .ec2
+        self.ec2
             .create_route()
             .route_table_id(route_table_id)
             .destination_cidr_block(DEFAULT_ROUTE)
             .nat_gateway_id(nat_gateway_id)
             .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = AwsError::from_sdk("CreateRoute", e);
-                // Already done only if the existing route goes through this very gateway.
-                if err.has_code(&["RouteAlreadyExists"])
-                    && self
-                        .default_route_is(route_table_id, nat_gateway_id)
-                        .await?
-                {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("CreateRoute", e))
     }
 
     async fn replace_default_route(
@@ -340,41 +298,14 @@ impl Network for Ec2Network {
     }
 
     async fn delete_default_route(&self, route_table_id: &str) -> Result<()> {
-        let result = self
-            .ec2
+        self.ec2
             .delete_route()
             .route_table_id(route_table_id)
             .destination_cidr_block(DEFAULT_ROUTE)
             .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let err = AwsError::from_sdk("DeleteRoute", e);
-                if err.has_code(&["InvalidRoute.NotFound"]) {
-                    Ok(())
-                } else {
-                    Err(err)
-                }
-            }
-        }
-    }
-}
-
-/// Codes EC2 uses for a NAT gateway it does not know.
-const NAT_NOT_FOUND: &[&str] = &["NatGatewayNotFound", "InvalidNatGatewayID.NotFound"];
-
-impl Ec2Network {
-    /// True when the table's default route already points at this NAT gateway.
-    async fn default_route_is(&self, route_table_id: &str, nat_gateway_id: &str) -> Result<bool> {
-        let tables = self
-            .describe_route_tables(&[route_table_id.to_string()])
-            .await?;
-        Ok(tables.iter().any(|t| {
-            t.default_route
-                .as_ref()
-                .is_some_and(|r| r.target == RouteTarget::NatGateway(nat_gateway_id.to_string()))
-        }))
+            .await
+            .map(|_| ())
+            .map_err(|e| AwsError::from_sdk("DeleteRoute", e))
     }
 }
 

@@ -5,6 +5,7 @@
 
 /// Every IAM action the adapters call, sorted.
 pub const REQUIRED_ACTIONS: &[&str] = &[
+    "application-autoscaling:DeregisterScalableTarget",
     "application-autoscaling:DescribeScalableTargets",
     "application-autoscaling:DescribeScalingPolicies",
     "application-autoscaling:PutScalingPolicy",
@@ -25,8 +26,10 @@ pub const REQUIRED_ACTIONS: &[&str] = &[
     "ec2:ReleaseAddress",
     "ec2:ReplaceRoute",
     "ecs:CreateService",
+    "ecs:DeleteService",
     "ecs:DescribeClusters",
     "ecs:DescribeServices",
+    "ecs:DescribeTaskDefinition",
     "ecs:TagResource",
     "ecs:UntagResource",
     "ecs:UpdateService",
@@ -100,12 +103,14 @@ mod tests {
         "cloudwatch:DeleteAlarms",
         "cloudwatch:DescribeAlarms",
         "cloudwatch:PutMetricAlarm",
-        // GetObject on a missing key answers 404 NoSuchKey only with ListBucket (403 without).
-        "s3:ListBucket",
     ];
 
-    /// `describe_nat_gateways` -> `DescribeNatGateways`; IAM spells the WAF acronym `ACL`.
+    /// `describe_nat_gateways` -> `DescribeNatGateways`; IAM spells the WAF acronym `ACL`, and
+    /// S3's ListObjectsV2 is authorised as `ListBucket`.
     fn pascal(snake: &str) -> String {
+        if snake == "list_objects_v2" {
+            return "ListBucket".into();
+        }
         let mut out: String = snake
             .split('_')
             .map(|word| {

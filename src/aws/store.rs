@@ -39,7 +39,11 @@ impl ObjectStore for S3Store {
                 // why the policy grants it.
                 let status = e.raw_response().map(|r| r.status().as_u16());
                 let err = AwsError::from_sdk("GetObject", e);
-                return if err.has_code(&["NoSuchKey"]) || status == Some(404) {
+                // A missing bucket also answers 404: that is an error to report as such, never
+                // a missing key.
+                return if err.has_code(&["NoSuchBucket"]) {
+                    Err(err)
+                } else if err.has_code(&["NoSuchKey"]) || status == Some(404) {
                     Ok(None)
                 } else {
                     Err(err)
@@ -96,5 +100,29 @@ impl ObjectStore for S3Store {
                 }
             }
         }
+    }
+
+    async fn list(&self, prefix: &str, start_after: &str, limit: usize) -> Result<Vec<String>> {
+        let mut keys = Vec::new();
+        let mut pages = self
+            .s3
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_start_after((!start_after.is_empty()).then(|| start_after.to_string()))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| AwsError::from_sdk("ListObjectsV2", e))?;
+            for object in page.contents() {
+                if let Some(key) = object.key() {
+                    keys.push(key.to_string());
+                    if keys.len() >= limit {
+                        return Ok(keys);
+                    }
+                }
+            }
+        }
+        Ok(keys)
     }
 }
