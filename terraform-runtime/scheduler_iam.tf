@@ -120,17 +120,21 @@ locals {
         ArnLike      = { "ecs:task-definition" = ["${local.arn_ecs}:task-definition/${local.name_prefix}-*"] }
     } },
     { sid = "EcsUpdateOwnedService", api = true, condition = { StringEquals = local.tag_resource },
-    actions = ["ecs:UpdateService"], resources = [local.arn_svcs] },
+    actions = ["ecs:DeleteService", "ecs:UpdateService"], resources = [local.arn_svcs] },
+
     { sid = "EcsTagServiceOnCreateOnly", api = true, condition = { StringEquals = { "ecs:CreateAction" = ["CreateService"] } },
     actions = ["ecs:TagResource"], resources = [local.arn_svcs] },
     { sid = "EcsOverrideTagsOfCluster", api = true, condition = { "ForAllValues:StringEquals" = { "aws:TagKeys" = local.override_tag_keys } },
     actions = ["ecs:TagResource", "ecs:UntagResource"], resources = [aws_ecs_cluster.this.arn] },
 
     # --- Application Auto Scaling: ECS desired-count targets and policies ---------------
-    { sid = "AutoScalingDescribe", api = true, condition = {}, resources = ["*"],
-    actions = ["application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies"] },
+    # No resource types. DescribeTaskDefinition: the deploy action checks that a revision belongs
+    # to the service's family and is ACTIVE (one statement: the policy is near IAM's 10,240 limit).
+    { sid = "DescribeScalingAndTaskDefinitions", api = true, condition = {}, resources = ["*"], actions = [
+      "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies", "ecs:DescribeTaskDefinition",
+    ] },
     { sid       = "AutoScalingEcsDesiredCount", api = true,
-      actions   = ["application-autoscaling:PutScalingPolicy", "application-autoscaling:RegisterScalableTarget"]
+      actions   = ["application-autoscaling:DeregisterScalableTarget", "application-autoscaling:PutScalingPolicy", "application-autoscaling:RegisterScalableTarget"]
       resources = ["arn:${local.partition}:application-autoscaling:${local.region}:${local.account_id}:scalable-target/*"]
       condition = { StringEquals = {
         "application-autoscaling:service-namespace"  = ["ecs"]

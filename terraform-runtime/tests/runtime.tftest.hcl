@@ -237,13 +237,14 @@ run "scheduler_role_grants_exactly_the_code_actions" {
 
   assert {
     condition = output.scheduler_iam_actions == tolist([
-      "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
+      "application-autoscaling:DeregisterScalableTarget", "application-autoscaling:DescribeScalableTargets", "application-autoscaling:DescribeScalingPolicies",
       "application-autoscaling:PutScalingPolicy", "application-autoscaling:RegisterScalableTarget",
       "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms", "cloudwatch:PutMetricAlarm",
       "ec2:AllocateAddress", "ec2:CreateNatGateway", "ec2:CreateRoute", "ec2:CreateTags", "ec2:DeleteNatGateway",
       "ec2:DeleteRoute", "ec2:DescribeAddresses", "ec2:DescribeNatGateways", "ec2:DescribeRouteTables",
       "ec2:DisassociateAddress", "ec2:ReleaseAddress", "ec2:ReplaceRoute",
-      "ecs:CreateService", "ecs:DescribeClusters", "ecs:DescribeServices", "ecs:TagResource", "ecs:UntagResource", "ecs:UpdateService",
+      "ecs:CreateService", "ecs:DeleteService", "ecs:DescribeClusters", "ecs:DescribeServices", "ecs:DescribeTaskDefinition",
+      "ecs:TagResource", "ecs:UntagResource", "ecs:UpdateService",
       "elasticloadbalancing:AddTags", "elasticloadbalancing:CreateListener", "elasticloadbalancing:CreateLoadBalancer",
       "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteListener", "elasticloadbalancing:DeleteLoadBalancer",
       "elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeLoadBalancerAttributes",
