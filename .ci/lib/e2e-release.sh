@@ -9,18 +9,21 @@
 # script's WORK, BUCKET, ENVIRONMENT, CLUSTER, SCHEDULER_BIN, SIMULATE, PY, TIMINGS and its
 # log, die, timed, invoke and check functions.
 #
-#   asleep   1 deploy backend v2          parked: service at 0 points at the new revision, no NAT/ALB
-#            2 rollback backend           parked: back to the previous ACTIVE revision
-#            3 deploy backend v3          parked again (the revision the next start must run)
-#            4 frontend deleted, deploy   recorded for the next start; nothing created
-#   start    5 start                      backend runs v3 with its recorded count; frontend is
-#                                         created with its recorded revision
-#   running  6 deploy backend v4          rolling: the service points at it, count untouched
-#            7 rollback backend           rolling: back to v3
-#   terraform 8 re-apply with a changed task definition input: Terraform registers new revisions
-#            9 stop, start                both services keep the deployed revisions, not Terraform's
-#           10 deploy frontend v5         the new revision is based on Terraform's (its input kept)
-#           11 stop                       asleep again, as terraform-e2e.sh left it
+#   asleep    1 deploy backend v2          parked: service at 0 points at the new revision, no NAT/ALB
+#             2 rollback backend           parked: back to the previous ACTIVE revision
+#             3 deploy backend v3          parked again (the revision the next start must run)
+#             4 frontend deleted, deploy   recorded for the next start; nothing created
+#   terraform 5 re-apply with a changed task definition input: Terraform registers newer revisions
+#   start     6 start                      backend runs v3 with its recorded count, frontend is
+#                                          created with its recorded revision: neither takes
+#                                          Terraform's newer one
+#   running   7 deploy backend v4          rolling: the new revision is based on Terraform's (its
+#                                          input kept), the service points at it, count untouched
+#             8 rollback backend to v3     rolling, to a named revision
+#             9 rollback frontend          rolling, to the previous ACTIVE revision
+#   stop     10 stop                       asleep again, as terraform-e2e.sh left it
+#
+# One start and one stop: each costs what a scheduler start or stop costs on moto.
 #
 # moto never starts tasks and does not move a service's deployments on UpdateService, so the
 # rollout wait is off here (WAIT_TIMEOUT=0); .ci/lib/test_release.py tests the waiter.
@@ -49,10 +52,10 @@ e2e_release() {
   fi
   local start_ns=$SECONDS
   timed "release: asleep" e2e_release_asleep
+  timed "release: terraform re-apply" e2e_release_reapply
   timed "release: start" e2e_release_start
   timed "release: running" e2e_release_running
-  timed "release: terraform re-apply" e2e_release_reapply
-  timed "release: start after re-apply" e2e_release_after_reapply
+  timed "release: stop" e2e_release_stop
   echo "release: every check passed ($((SECONDS - start_ns)) s added to the end-to-end run)"
 }
 
@@ -96,22 +99,6 @@ e2e_release_asleep() {
   check stopped >/dev/null || die "release: a deploy to a missing service woke the tier"
 }
 
-e2e_release_start() {
-  invoke r1 start
-  check running >/dev/null || die "release: the tier did not start"
-  rel_expect backend --revision "$B3" --desired 1 --image "$BACKEND_REPO:v3"
-  rel_expect frontend --revision "$F2" --desired 1 --image "$FRONTEND_REPO:v2"
-}
-
-e2e_release_running() {
-  rel_make deploy SERVICE=backend IMAGE="$BACKEND_REPO:v4" REASON="e2e: rolling deploy"
-  rel_expect backend --revision "$("$PY" .ci/lib/release_check.py latest "$PROJECT-$ENVIRONMENT-backend")" --desired 1 --image "$BACKEND_REPO:v4"
-  [[ "$(rel_rev backend)" != "$B3" ]] || die "release: the running deploy did not move the service"
-  rel_make rollback SERVICE=backend REASON="e2e: rolling rollback"
-  rel_expect backend --revision "$B3" --desired 1 --image "$BACKEND_REPO:v3"
-  check running >/dev/null || die "release: the tier is no longer running after deploys"
-}
-
 # Terraform registers a new revision of each family for a reason of its own (an environment
 # variable); a targeted apply keeps this step short and touches only the task definitions.
 e2e_release_reapply() {
@@ -138,21 +125,28 @@ EOF
   TB="$("$PY" .ci/lib/release_check.py latest "$PROJECT-$ENVIRONMENT-backend")"
   TF="$("$PY" .ci/lib/release_check.py latest "$PROJECT-$ENVIRONMENT-frontend")"
   ((TB > B3 && TF > F2)) || die "release: Terraform registered no new revisions (backend $TB, frontend $TF)"
-  echo "terraform registered backend:$TB frontend:$TF; the services point at backend:$B3 frontend:$F2"
+  echo "terraform registered backend:$TB frontend:$TF; deployed are backend:$B3 and, for the next start, frontend:$F2"
 }
 
-e2e_release_after_reapply() {
-  invoke r2 stop
-  check stopped >/dev/null || die "release: the tier did not stop"
-  invoke r3 start
+e2e_release_start() {
+  invoke r1 start
   check running >/dev/null || die "release: the tier did not start"
   rel_expect backend --revision "$B3" --desired 1 --image "$BACKEND_REPO:v3"
   rel_expect frontend --revision "$F2" --desired 1 --image "$FRONTEND_REPO:v2"
+}
 
-  # The next deploy takes Terraform's newer revision as its base: its input is kept.
-  rel_make deploy SERVICE=frontend IMAGE="$FRONTEND_REPO:v5" REASON="e2e: deploy after a Terraform change"
-  rel_expect frontend --revision "$((TF + 1))" --image "$FRONTEND_REPO:v5" --env-var RELEASE_E2E=terraform-reapply
+e2e_release_running() {
+  # The base is the family's latest ACTIVE revision, Terraform's: its input ships with the image.
+  rel_make deploy SERVICE=backend IMAGE="$BACKEND_REPO:v4" REASON="e2e: rolling deploy after a Terraform change"
+  rel_expect backend --revision "$((TB + 1))" --desired 1 --image "$BACKEND_REPO:v4" --env-var RELEASE_E2E=terraform-reapply
+  rel_make rollback SERVICE=backend REVISION="$B3" REASON="e2e: rolling rollback to a named revision"
+  rel_expect backend --revision "$B3" --desired 1 --image "$BACKEND_REPO:v3"
+  rel_make rollback SERVICE=frontend REASON="e2e: rolling rollback to the previous revision"
+  rel_expect frontend --revision "$((F2 - 1))" --desired 1
+  check running >/dev/null || die "release: the tier is no longer running after deploys"
+}
 
-  invoke r4 stop
+e2e_release_stop() {
+  invoke r2 stop
   check stopped >/dev/null || die "release: the tier did not stop at the end"
 }
