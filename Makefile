@@ -18,9 +18,16 @@ help:
 
 venv: $(VENV)/.installed ## Create .venv with moto, checkov, cargo-lambda and zig
 
-$(VENV)/.installed: .ci/requirements.txt
+$(VENV)/.installed: .ci/requirements.txt .ci/requirements-release.txt
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet -r .ci/requirements.txt
+	touch $@
+
+# Only boto3: what the release targets need (deploy jobs skip moto, checkov, cargo-lambda, zig).
+venv-release: $(VENV)/.release-installed
+$(VENV)/.release-installed: .ci/requirements-release.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet -r .ci/requirements-release.txt
 	touch $@
 
 test: venv ## Run every test
@@ -73,6 +80,7 @@ define scheduler_invoke
 	cat .tmp/scheduler-$(1).json; echo
 endef
 
+.PHONY: infra-runtime-plan infra-runtime-apply
 .PHONY: infra-check-env infra-backend-bucket infra-base-up infra-runtime-up infra-runtime-down infra-runtime-destroy infra-base-destroy infra-plan test-terraform-checks test-terraform-e2e
 
 infra-check-env:
@@ -100,6 +108,22 @@ infra-runtime-up: infra-check-env ## Apply terraform-runtime, then invoke start
 	terraform -chdir=$(TF_RUNTIME) apply -var region=$(AWS_REGION) -var environment=$(ENV) \
 	  -var base_state_bucket=$(TF_STATE_BUCKET) $(call tf_var_file,$(TF_RUNTIME))
 	$(call scheduler_invoke,start)
+
+# Non-interactive plan/apply for .github/workflows/deploy.yml. PLAN_GUARD (on in CI) refuses a
+# plan that changes IAM: the deploy role cannot, by design (.ci/lib/plan_guard.py).
+PLAN_GUARD ?= $(CI)
+RUNTIME_PLAN := $(CURDIR)/.tmp/terraform-runtime.tfplan
+
+infra-runtime-plan: infra-check-env ## Plan terraform-runtime into .tmp/terraform-runtime.tfplan (CI: no IAM changes)
+	test -f target/lambda/runtime-scheduler/bootstrap.zip || $(MAKE) build-lambda
+	terraform -chdir=$(TF_RUNTIME) init -input=false $(call tf_backend,terraform-runtime)
+	terraform -chdir=$(TF_RUNTIME) plan -input=false -out=$(RUNTIME_PLAN) -var region=$(AWS_REGION) -var environment=$(ENV) \
+	  -var base_state_bucket=$(TF_STATE_BUCKET) $(call tf_var_file,$(TF_RUNTIME))
+	terraform -chdir=$(TF_RUNTIME) show -json $(RUNTIME_PLAN) >.tmp/terraform-runtime.plan.json
+	$(if $(filter true 1,$(PLAN_GUARD)),python3 .ci/lib/plan_guard.py .tmp/terraform-runtime.plan.json,@echo "PLAN_GUARD off: IAM changes allowed")
+
+infra-runtime-apply: infra-check-env ## Apply the plan saved by infra-runtime-plan
+	terraform -chdir=$(TF_RUNTIME) apply -input=false $(RUNTIME_PLAN)
 
 infra-runtime-down: infra-check-env ## Invoke stop (the tier sleeps; Terraform's resources stay)
 	terraform -chdir=$(TF_RUNTIME) init -input=false $(call tf_backend,terraform-runtime) >/dev/null
@@ -132,3 +156,40 @@ test-terraform-e2e: venv ## Both roots applied to moto, the scheduler cycles the
 
 bench: venv ## Benchmarks against moto; prints the table for docs/performance.md
 	BENCH_OUT=.tmp/bench.md cargo test --test suite -- --ignored --nocapture bench::
+
+# ---------------------------------------------------------------------------------------------
+# Releases: ship a service revision in either phase of the tier (issue 10). One implementation,
+# .ci/lib/release.py; the GitHub workflows, people and the moto end-to-end run all use these.
+#
+#   ENV=dev                        environment (the scheduler refuses a payload for another one)
+#   SERVICE=backend                service name as in the runtime spec
+#   IMAGE=<repo>:<tag>             deploy: register a revision of the family's latest ACTIVE one with this image
+#   TASK_DEFINITION=<family:rev|ARN|rev>   deploy: an existing ACTIVE revision instead
+#   CONTAINER=<name>               container that gets IMAGE (default: the load-balanced one, or the only one)
+#   REVISION=<rev|family:rev|ARN>  rollback target (default: the ACTIVE revision before the one in effect)
+#   REASON="why"                   kept in the scheduler's history (rollback: "rollback by <actor>: <why>")
+#   WAIT_TIMEOUT=900               seconds to wait for a rolling deployment (0: do not wait)
+#   TAG=<commit sha> CONTEXT=. DOCKERFILE=Dockerfile   push-image: build and push SERVICE's image
+#   SCHEDULER_INVOKE=lambda:<function> | local:<binary>   how to reach the scheduler; default
+#                                  lambda:$(SCHEDULER_FUNCTION_NAME) when that is set
+# Variables are exported, not spliced into the recipe: a REASON with quotes cannot break the shell.
+# ---------------------------------------------------------------------------------------------
+SCHEDULER_FUNCTION_NAME ?=
+SCHEDULER_INVOKE ?= $(if $(SCHEDULER_FUNCTION_NAME),lambda:$(SCHEDULER_FUNCTION_NAME),)
+WAIT_TIMEOUT ?= 900
+export ENV SERVICE IMAGE TASK_DEFINITION CONTAINER REVISION REASON WAIT_TIMEOUT TAG CONTEXT DOCKERFILE SCHEDULER_INVOKE
+RELEASE := $(VENV)/bin/python .ci/lib/release.py
+
+.PHONY: venv-release deploy rollback release-status push-image
+
+deploy: venv-release ## Deploy SERVICE with IMAGE or TASK_DEFINITION: rolls if the tier runs, parks if it sleeps
+	$(RELEASE) deploy
+
+rollback: venv-release ## Roll SERVICE back to REVISION (default: the previous ACTIVE one), with REASON
+	$(RELEASE) rollback
+
+release-status: venv-release ## The scheduler's status: phase, each service's revision now and at the next start
+	$(RELEASE) status
+
+push-image: venv-release ## docker build + push SERVICE's image tagged TAG (skipped if the tag exists)
+	$(RELEASE) push-image

@@ -104,8 +104,18 @@ output "kms_key_arn" {
 }
 
 output "deploy_role_arn" {
-  description = "Role GitHub Actions assumes to deploy (null without github_repository)."
+  description = "Role deploy.yml assumes (GitHub variable AWS_DEPLOY_ROLE_ARN): terraform-runtime without IAM writes, the scheduler's code and status (null without github_repository)."
   value       = local.create_deploy_role ? aws_iam_role.deploy[0].arn : null
+}
+
+output "release_role_arn" {
+  description = "Role deploy-service.yml and rollback.yml assume (GitHub variable AWS_RELEASE_ROLE_ARN): push images, register task definitions, invoke the scheduler (null without github_repository)."
+  value       = local.create_deploy_role ? aws_iam_role.release[0].arn : null
+}
+
+output "github_trusted_subjects" {
+  description = "The exact OIDC `sub` values each GitHub role trusts."
+  value       = { deploy = local.github_subjects_deploy, release = local.github_subjects_release }
 }
 
 output "github_oidc_provider_arn" {

@@ -262,7 +262,7 @@ variable "github_repository" {
 
 variable "github_branch" {
   type        = string
-  description = "The only branch whose workflows may assume the deploy role."
+  description = "The only branch whose jobs (without an environment) may assume the deploy and release roles; jobs in github_environments are trusted by environment instead."
   default     = "main"
 
   validation {
@@ -424,4 +424,36 @@ variable "force_destroy_backup_vault" {
   type        = bool
   description = "Let terraform destroy delete the backup vault with its recovery points. Local and throw-away environments only."
   default     = false
+}
+variable "github_environments" {
+  type        = list(string)
+  description = "GitHub environments of github_repository (and of github_service_repositories) whose jobs may assume the deploy and release roles. Protect every one beyond dev with required reviewers and a main-only deployment branch rule."
+  default     = []
+
+  validation {
+    condition     = alltrue([for e in var.github_environments : can(regex("^[A-Za-z0-9._-]{1,255}$", e))])
+    error_message = "github_environments must be plain environment names (letters, digits, '.', '_', '-')."
+  }
+}
+
+variable "github_service_repositories" {
+  type        = list(string)
+  description = "Application repositories (owner/name) that call deploy-service.yml: their jobs in github_environments may assume the release role (push images, register task definitions, invoke the scheduler's deploy), never the deploy role."
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.github_service_repositories : can(regex("^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$", r))])
+    error_message = "github_service_repositories must be owner/name values."
+  }
+}
+
+variable "terraform_state_bucket" {
+  type        = string
+  description = "S3 bucket of the Terraform state (the backend's, not the scheduler's); the deploy role may read and write <environment>/terraform-runtime.tfstate and its lock file and read <environment>/terraform-base.tfstate. Null grants no state access."
+  default     = null
+
+  validation {
+    condition     = var.terraform_state_bucket == null || can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.terraform_state_bucket))
+    error_message = "terraform_state_bucket must be an S3 bucket name."
+  }
 }

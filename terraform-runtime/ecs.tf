@@ -54,6 +54,11 @@ resource "aws_ecs_task_definition" "service" {
   execution_role_arn       = aws_iam_role.task_execution.arn
   task_role_arn            = aws_iam_role.task[each.key].arn
 
+  # A new revision never deregisters the one it replaces: a service may still run it (a deploy
+  # or rollback chose it, the scheduler keeps it) and rollbacks need ACTIVE revisions. The
+  # GitHub deploy role therefore needs no DeregisterTaskDefinition either.
+  skip_destroy = true
+
   runtime_platform {
     operating_system_family = "LINUX"
     cpu_architecture        = var.task_cpu_architecture

@@ -18,6 +18,8 @@ cd "$REPO"
 . .ci/lib/terraform-local.sh
 # shellcheck source=e2e-ops.sh
 . .ci/lib/e2e-ops.sh
+# shellcheck source=e2e-release.sh
+. .ci/lib/e2e-release.sh
 
 PY="$REPO/.venv/bin/python"
 MOTO="$REPO/.venv/bin/moto_server"
@@ -175,6 +177,8 @@ for action in start stop start stop; do
 done
 
 timed "operations after the cycle" ops_after_cycle
+
+e2e_release # deploy and rollback in both phases, a Terraform re-apply, start (leaves the tier asleep)
 
 # --- destroy -------------------------------------------------------------------------------
 log "destroy"

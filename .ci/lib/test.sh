@@ -6,15 +6,17 @@
 # SDK crates compile once. Work that needs no Rust runs while it compiles; work that needs only
 # the binary runs beside the tests.
 #
-#   1. formatting (Rust)
+#   1. formatting (Rust); the GitHub workflows (actionlint, zizmor, SHA pinning, offline) and
+#      the release script's unit tests
 #   2. in the background from the start: Terraform fmt, offline validate, terraform test, checkov
-#   3. cargo build of the tests and the binary (the one compile)
+#   3. cargo build of the tests and the binaries (the one compile)
 #   4. in the background from then on: both Terraform roots applied to moto, the scheduler
-#      cycling what they built, teardown, least privilege compared, destroy
+#      cycling what they built, operations checks, deploys and rollbacks in both phases,
+#      teardown, least privilege compared, destroy
 #   5. cargo test: unit and table tests, moto lifecycle, call budgets, the simulator suites
 #      (writes docs/reliability.md), the docs' examples, the JSON Schema
-#   6. the Lambda artifact (cargo lambda build --compiler cargo, dev profile: the same compile;
-#      the shipped artifact is `make build-lambda`, release with zig) and its zip
+#   6. the Lambda artifacts (cargo lambda build --compiler cargo, dev profile: the same compile;
+#      the shipped artifacts are `make build-lambda`, release with zig) and their zips
 #   7. `cargo lambda watch` answering `cargo lambda invoke`
 #   8. the background jobs' results
 set -euo pipefail
@@ -56,10 +58,14 @@ trap 'jobs -p | xargs -r kill 2>/dev/null || true' EXIT
 step "rustfmt"
 cargo fmt --all -- --check
 
+step "workflows (actionlint, zizmor, pinning) and release.py unit tests"
+.ci/lib/lint-workflows.sh
+.venv/bin/python .ci/lib/test_release.py
+
 step "terraform static checks, in the background"
 background terraform-checks .ci/lib/terraform-checks.sh
 
-step "cargo build: the tests and the binary (the one compile of the AWS SDK crates)"
+step "cargo build: the tests and the binaries (the one compile of the AWS SDK crates)"
 cargo test --no-run
 
 step "terraform on moto, in the background"

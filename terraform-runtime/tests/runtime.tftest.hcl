@@ -647,3 +647,30 @@ run "rejects_bad_log_levels_and_chat_settings" {
   }
   expect_failures = [var.scheduler_application_log_level, var.scheduler_system_log_level, var.alert_webhook_url, var.chatbot_slack, var.tier_mismatch_grace_minutes]
 }
+
+# terraform-base's GitHub roles name these resources by pattern (github_deploy.tf), because this
+# root is applied after that one; a rename here must be a rename there.
+run "names_the_github_roles_rely_on" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_ecs_cluster.this.name == "acme-shop-demo" &&
+      aws_ecs_task_definition.service["backend"].family == "acme-shop-demo-backend" &&
+      aws_iam_role.task["backend"].name == "acme-shop-demo-ecs-backend-task" &&
+      aws_iam_role.task_execution.name == "acme-shop-demo-ecs-task-execution" &&
+      aws_iam_role.scheduler.name == "acme-shop-demo-runtime-scheduler" &&
+      aws_iam_role.schedules[0].name == "acme-shop-demo-schedules" &&
+      aws_lambda_function.scheduler[0].function_name == "acme-shop-demo-runtime-scheduler" &&
+      aws_sqs_queue.dlq.name == "acme-shop-demo-runtime-scheduler-dlq" &&
+      aws_sns_topic.alerts.name == "acme-shop-demo-runtime-scheduler-alerts" &&
+      aws_lb_target_group.service["backend"].name == "acme-shop-demo-backend" &&
+      aws_ssm_parameter.secret["backend/DATABASE_URL"].name == "/acme-shop/demo/backend/DATABASE_URL"
+    )
+    error_message = "A name terraform-base's GitHub roles are scoped to changed; change github_deploy.tf with it."
+  }
+  assert {
+    condition     = alltrue([for td in aws_ecs_task_definition.service : td.skip_destroy])
+    error_message = "Terraform keeps the revisions it replaces: services and rollbacks may still use them."
+  }
+}
