@@ -558,7 +558,7 @@ variable "front_zip_path" {
 
 variable "create_wake_domains" {
   type        = bool
-  description = "Create the front's regional custom domain (and API mapping) per application hostname, with terraform-base's certificate. Off only where API Gateway custom domains cannot be served (the local AWS); the spec's front entries then have no dns_name."
+  description = "Create the front's regional custom domain (and API mapping) per application hostname, with terraform-base's certificate. Off only where API Gateway custom domains cannot be served (the local AWS: moto returns no domain status, target or zone); the spec's wake.front is then empty and a stop deletes the alias records."
   default     = true
 }
 

@@ -38,11 +38,13 @@ locals {
     on_demand         = var.wake_on_demand
   }
 
+  # Without the domains (create_wake_domains = false, the local AWS) there is nothing to point
+  # the names at: front is empty and a stop deletes the alias records as before.
   wake_spec = local.wake ? merge(local.wake_config, {
-    front = [for h in local.wake_hostnames : {
+    front = [for h, d in aws_apigatewayv2_domain_name.front : {
       name           = h
-      dns_name       = var.create_wake_domains ? aws_apigatewayv2_domain_name.front[h].domain_name_configuration[0].target_domain_name : null
-      hosted_zone_id = var.create_wake_domains ? aws_apigatewayv2_domain_name.front[h].domain_name_configuration[0].hosted_zone_id : null
+      dns_name       = d.domain_name_configuration[0].target_domain_name
+      hosted_zone_id = d.domain_name_configuration[0].hosted_zone_id
     }]
   }) : null
 }

@@ -16,6 +16,8 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
 # shellcheck source=terraform-local.sh
 . .ci/lib/terraform-local.sh
+# shellcheck source=e2e-wake.sh
+. .ci/lib/e2e-wake.sh
 
 PY="$REPO/.venv/bin/python"
 MOTO="$REPO/.venv/bin/moto_server"
@@ -117,6 +119,9 @@ check() { "$PY" .ci/lib/tier_check.py "$@" --bucket "$BUCKET" --env "$ENVIRONMEN
 log "the rendered spec"
 check spec
 
+log "wake on request and the idle signal"
+timed "wake front and idle checks" e2e_wake_applied
+
 log "override tags on the cluster are not drift"
 "$PY" - "$CLUSTER" <<'EOF'
 import sys, boto3
@@ -182,6 +187,7 @@ fi
 timed "destroy terraform-runtime" tf_local_destroy "$WORK" terraform-runtime
 timed "destroy terraform-base" tf_local_destroy "$WORK" terraform-base
 "$PY" .ci/lib/tier_check.py leftovers --project "$PROJECT" --ignore-bucket "$BACKEND_BUCKET"
+e2e_wake_leftovers
 
 log "timings"
 cat "$TIMINGS"
