@@ -112,3 +112,34 @@ output "scheduler_log_group_name" {
   description = "The scheduler's log group (JSON lines, one EMF metrics document per invocation)."
   value       = aws_cloudwatch_log_group.scheduler.name
 }
+
+output "wake_front_url" {
+  description = "The front's execute-api endpoint (null unless enable_wake_on_request); visitors use the application's names once the scheduler points them here."
+  value       = local.wake ? aws_apigatewayv2_api.front[0].api_endpoint : null
+}
+
+output "wake_front_function_name" {
+  description = "The wake-front function (null unless enable_wake_on_request)."
+  value       = local.wake ? aws_lambda_function.wake_front[0].function_name : null
+}
+
+output "wake_front_policy_json" {
+  description = "The wake-front role's inline policy (null unless enable_wake_on_request)."
+  value       = local.wake ? local.wake_front_policy : null
+}
+
+output "wake_token_key_parameter_name" {
+  description = "SSM SecureString holding the front's token key; rotate with terraform apply -replace='aws_ssm_parameter.wake_token_key[0]'."
+  value       = local.wake ? aws_ssm_parameter.wake_token_key[0].name : null
+}
+
+output "idle_alarm_name" {
+  description = "The idle alarm (null unless idle_minutes is set)."
+  value       = local.idle ? aws_cloudwatch_metric_alarm.idle[0].alarm_name : null
+}
+
+output "idle_metrics_query" {
+  description = "The alarm's Metrics Insights query; check it sees the ALB after a start (aws cloudwatch get-metric-data)."
+  value       = local.idle_query
+}
+

@@ -93,7 +93,8 @@ locals {
   }
 
   schedules = merge(
-    {
+    # wake_on_demand has no window: only a wake from the front starts the tier.
+    var.wake_on_demand ? {} : {
       start = {
         expression  = local.schedule_cron.start
         description = "Window opens ${var.schedule_start} ${var.schedule_timezone} on ${join(",", var.schedule_days)}"

@@ -100,6 +100,8 @@ locals {
 
     schedule = local.schedule
     timeouts = var.scheduler_timeouts
+    # Wake on request and sleep when idle (wake.tf); null when enable_wake_on_request is off.
+    wake = local.wake_spec
   }
 }
 

@@ -682,3 +682,106 @@ variable "enable_guardduty_alerts" {
   description = "Notify the alert topic of GuardDuty findings of severity 7 (high) or more in this account and region (EventBridge rule; harmless when GuardDuty is off)."
   default     = true
 }
+
+# --- Wake on request and sleep when idle (wake.tf, idle.tf) -------------------------------
+
+variable "enable_wake_on_request" {
+  type        = bool
+  description = "While the tier sleeps, the application's names answer from a front (API Gateway HTTP API + the wake-front function) that shows the environment's state and wakes it on request; the scheduler moves the alias records to it at stop and back at start. Needs the wake-front zip (front_zip_path). Off by default: it puts a public endpoint in front of the sleeping environment, so each environment opts in (env/demo.tfvars does)."
+  default     = false
+}
+
+variable "front_zip_path" {
+  type        = string
+  description = "The wake-front function's zip (bootstrap inside), relative to this root; `make build-lambda` writes it beside the scheduler's."
+  default     = "../target/lambda/wake-front/bootstrap.zip"
+}
+
+variable "create_wake_domains" {
+  type        = bool
+  description = "Create the front's regional custom domain (and API mapping) per application hostname, with terraform-base's certificate. Off only where API Gateway custom domains cannot be served (the local AWS: moto returns no domain status, target or zone); the spec's wake.front is then empty and a stop deletes the alias records."
+  default     = true
+}
+
+variable "wake_title" {
+  type        = string
+  description = "What the front's page calls this environment; null means \"<project> <environment>\"."
+  default     = null
+
+  validation {
+    condition     = var.wake_title == null || try(length(trimspace(var.wake_title)) > 0 && length(var.wake_title) <= 80 && !can(regex("[[:cntrl:]]", var.wake_title)), false)
+    error_message = "wake_title must be 1 to 80 printable characters."
+  }
+}
+
+variable "wake_default_hours" {
+  type        = number
+  description = "Hours a wake from the page keeps the tier up when the visitor does not choose (the hold of the start it sends)."
+  default     = 2
+
+  validation {
+    condition     = floor(var.wake_default_hours) == var.wake_default_hours && var.wake_default_hours >= 1 && var.wake_default_hours <= var.wake_max_hours
+    error_message = "wake_default_hours must be a whole number from 1 to wake_max_hours."
+  }
+}
+
+variable "wake_max_hours" {
+  type        = number
+  description = "The most hours a visitor may ask for."
+  default     = 8
+
+  validation {
+    condition     = floor(var.wake_max_hours) == var.wake_max_hours && var.wake_max_hours >= 1 && var.wake_max_hours <= 24
+    error_message = "wake_max_hours must be a whole number from 1 to 24."
+  }
+}
+
+variable "wake_allowed_cidrs" {
+  type        = list(string)
+  description = "Source CIDRs (IPv4 or IPv6) allowed to wake the tier; empty allows any address that presents a valid page token (or the API secret)."
+  default     = []
+
+  validation {
+    condition     = length(var.wake_allowed_cidrs) <= 50 && alltrue([for c in var.wake_allowed_cidrs : strcontains(c, "/") && can(cidrhost(c, 0))])
+    error_message = "wake_allowed_cidrs must be at most 50 CIDR blocks such as 203.0.113.0/24 or 2001:db8::/32."
+  }
+}
+
+variable "wake_api_secret_sha256" {
+  type        = string
+  description = "SHA-256 (64 hex digits) of a shared secret that API clients send instead of a page token; null disables that path. Only the hash enters Terraform and the spec: generate the secret with `openssl rand -hex 32`, keep it in your secret store, and pass `printf %s \"$SECRET\" | sha256sum | cut -d' ' -f1`."
+  default     = null
+
+  validation {
+    condition     = var.wake_api_secret_sha256 == null || can(regex("^[0-9a-fA-F]{64}$", var.wake_api_secret_sha256))
+    error_message = "wake_api_secret_sha256 must be null or 64 hex digits (the SHA-256 of the secret, never the secret itself)."
+  }
+}
+
+variable "idle_minutes" {
+  type        = number
+  description = "Stop the tier when its ALB has served no request for this many minutes (an alarm on a Metrics Insights query, see README.md); null never stops for idleness. At most 180: CloudWatch evaluates Metrics Insights alarms over the latest 3 hours only. Needs enable_wake_on_request, so that the next visitor can wake it."
+  default     = null
+
+  validation {
+    condition     = var.idle_minutes == null || try(floor(var.idle_minutes) == var.idle_minutes && var.idle_minutes >= 5 && var.idle_minutes <= 180, false)
+    error_message = "idle_minutes must be null or a whole number from 5 to 180."
+  }
+
+  validation {
+    condition     = var.idle_minutes == null || var.enable_wake_on_request
+    error_message = "idle_minutes needs enable_wake_on_request: a tier stopped for idleness is woken by its next visitor."
+  }
+}
+
+variable "wake_on_demand" {
+  type        = bool
+  description = "No window at all: the tier sleeps unless woken from the front (then for the hours asked), and no start or stop schedule is created; reconcile ends each wake's hold. Needs enable_wake_on_request and reconcile_interval_minutes > 0."
+  default     = false
+
+  validation {
+    condition     = !var.wake_on_demand || (var.enable_wake_on_request && var.reconcile_interval_minutes > 0)
+    error_message = "wake_on_demand needs enable_wake_on_request and a reconcile schedule (reconcile_interval_minutes > 0)."
+  }
+}
+

@@ -20,6 +20,8 @@ cd "$REPO"
 . .ci/lib/e2e-ops.sh
 # shellcheck source=e2e-release.sh
 . .ci/lib/e2e-release.sh
+# shellcheck source=e2e-wake.sh
+. .ci/lib/e2e-wake.sh
 
 PY="$REPO/.venv/bin/python"
 MOTO="$REPO/.venv/bin/moto_server"
@@ -123,6 +125,9 @@ log "the rendered spec"
 check spec
 timed "operations checks" ops_check_applied
 
+log "wake on request and the idle signal"
+timed "wake front and idle checks" e2e_wake_applied
+
 log "override tags on the cluster are not drift"
 "$PY" - "$CLUSTER" <<'EOF'
 import sys, boto3
@@ -193,6 +198,7 @@ fi
 timed "destroy terraform-runtime" tf_local_destroy "$WORK" terraform-runtime
 timed "destroy terraform-base" tf_local_destroy "$WORK" terraform-base
 "$PY" .ci/lib/tier_check.py leftovers --project "$PROJECT" --ignore-bucket "$BACKEND_BUCKET"
+e2e_wake_leftovers
 
 log "timings"
 cat "$TIMINGS"

@@ -80,8 +80,8 @@ EOF
 
 # The services both roots talk to. Every one gets the local endpoint, so a forgotten one fails
 # loudly (connection to the real AWS with fake credentials) instead of silently.
-TF_LOCAL_SERVICES=(acm applicationautoscaling backup budgets cloudwatch ec2 ecr ecs elbv2 events guardduty
-  iam kms lambda logs route53 s3 scheduler securityhub sns sqs ssm sts wafv2)
+TF_LOCAL_SERVICES=(acm apigatewayv2 applicationautoscaling backup budgets cloudwatch ec2 ecr ecs elbv2 events
+  guardduty iam kms lambda logs route53 s3 scheduler securityhub sns sqs ssm sts wafv2)
 
 tf_local_write_override() {
   local dir="$1" url="$2" root="${3:-}" svc
@@ -147,8 +147,25 @@ TF_LOCAL_ENVIRONMENT="${TF_LOCAL_ENVIRONMENT:-demo}"
 TF_LOCAL_ZONE="${TF_LOCAL_ZONE:-example.com}"
 TF_LOCAL_BACKEND_BUCKET="${TF_LOCAL_BACKEND_BUCKET:-tf-state-local}"
 
+# The zip cargo-lambda builds for BIN, or a placeholder: moto stores the code and never runs
+# it, so a placeholder keeps the function in the apply.
+tf_local_lambda_zip() {
+  local work="$1" bin="$2" zip="$TF_LOCAL_REPO_ROOT/target/lambda/$2/bootstrap.zip"
+  if [[ ! -f "$zip" ]]; then
+    zip="$work/placeholder-$bin.zip"
+    "$TF_LOCAL_REPO_ROOT/.venv/bin/python" -c '
+import sys, zipfile
+info = zipfile.ZipInfo("bootstrap")
+info.external_attr = 0o755 << 16
+with zipfile.ZipFile(sys.argv[1], "w") as z:
+    z.writestr(info, "#!/bin/sh\necho placeholder: run make build-lambda >&2\nexit 1\n")
+' "$zip"
+  fi
+  printf '%s\n' "$zip"
+}
+
 tf_local_prepare() {
-  local work="$1" url="$2" py="$TF_LOCAL_REPO_ROOT/.venv/bin/python" root zip
+  local work="$1" url="$2" py="$TF_LOCAL_REPO_ROOT/.venv/bin/python" root zip front_zip
   [[ -x "$py" ]] || { echo "terraform-local: no .venv (run make venv)" >&2; return 1; }
   mkdir -p "$work"
   AWS_ENDPOINT_URL="$url" "$py" -c '
@@ -160,18 +177,8 @@ s3.put_bucket_versioning(Bucket=sys.argv[1], VersioningConfiguration={"Status": 
   # The zone exists before Terraform, as a registered domain's zone would (create_route53_zone = false).
   AWS_ENDPOINT_URL="$url" "$py" "$TF_LOCAL_REPO_ROOT/.ci/lib/tier_check.py" zone --name "$TF_LOCAL_ZONE" >"$work/zone-id"
 
-  zip="$TF_LOCAL_REPO_ROOT/target/lambda/runtime-scheduler/bootstrap.zip"
-  if [[ ! -f "$zip" ]]; then
-    # moto stores the code and never runs it; a placeholder keeps the function in the apply.
-    zip="$work/placeholder-bootstrap.zip"
-    "$py" -c '
-import sys, zipfile
-info = zipfile.ZipInfo("bootstrap")
-info.external_attr = 0o755 << 16
-with zipfile.ZipFile(sys.argv[1], "w") as z:
-    z.writestr(info, "#!/bin/sh\necho placeholder: run make build-lambda >&2\nexit 1\n")
-' "$zip"
-  fi
+  zip="$(tf_local_lambda_zip "$work" runtime-scheduler)"
+  front_zip="$(tf_local_lambda_zip "$work" wake-front)"
 
   for root in terraform-base terraform-runtime; do
     rm -rf "${work:?}/$root"
@@ -207,6 +214,11 @@ with zipfile.ZipFile(sys.argv[1], "w") as z:
     # moto never starts tasks, and everything else is ready at once: no first poll is held back.
     echo 'scheduler_timeouts = { services_stable_seconds = 2, expected = { nat_available_seconds = 0, nat_deleted_seconds = 0, load_balancer_active_seconds = 0, services_stable_seconds = 0, dns_in_sync_seconds = 0 } }'
     echo 'create_budget      = false                           # moto lacks budgets:DescribeSubscribersForNotification'
+    # Wake on request and the idle alarm, as in env/demo.tfvars (plus idle_minutes).
+    echo 'enable_wake_on_request = true'
+    echo "front_zip_path         = \"$front_zip\""
+    echo 'idle_minutes           = 30'
+    echo 'create_wake_domains    = false # moto returns no domain status: the provider waits for AVAILABLE and fails'
   } >"$work/terraform-runtime.tfvars"
 }
 

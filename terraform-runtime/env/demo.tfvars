@@ -10,3 +10,7 @@ schedule_stop     = "20:00"
 schedule_days     = ["MON", "TUE", "WED", "THU", "FRI"]
 
 # alert_emails = ["ops@example.com"]
+
+# Wake on request: while asleep, demo.<zone> shows a page that can wake the tier (wake.tf).
+enable_wake_on_request = true
+# idle_minutes         = 30   # also stop when nobody used it for 30 minutes (README: the account prerequisite)
