@@ -55,22 +55,25 @@ override_data {
   target = data.terraform_remote_state.base
   values = {
     outputs = {
-      project                      = "acme-shop"
-      environment                  = "demo"
-      vpc_id                       = "vpc-0a1b2c3d4e5f60000"
-      public_subnet_ids            = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
-      private_subnet_ids           = ["subnet-0a1b2c3d4e5f60003", "subnet-0a1b2c3d4e5f60004"]
-      private_route_table_ids      = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"]
-      nat_layout                   = [{ name = "a", public_subnet_id = "subnet-0a1b2c3d4e5f60001", route_table_ids = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"], eip_allocation_id = null }]
-      route53_zone_id              = "Z0123456789ABCDEFGHIJ"
-      app_hostname                 = "demo.example.com"
-      certificate_arn              = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
-      ecr_repository_urls          = { backend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/backend", frontend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/frontend" }
-      ecr_repository_arns          = { backend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/backend", frontend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/frontend" }
-      ecs_task_execution_role_name = "acme-shop-demo-ecs-task-execution"
-      state_bucket_name            = "acme-shop-demo-runtime-state-123456789012"
-      state_bucket_arn             = "arn:aws:s3:::acme-shop-demo-runtime-state-123456789012"
-      kms_key_arn                  = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+      project                          = "acme-shop"
+      environment                      = "demo"
+      vpc_id                           = "vpc-0a1b2c3d4e5f60000"
+      public_subnet_ids                = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+      private_subnet_ids               = ["subnet-0a1b2c3d4e5f60003", "subnet-0a1b2c3d4e5f60004"]
+      private_route_table_ids          = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"]
+      nat_layout                       = [{ name = "a", public_subnet_id = "subnet-0a1b2c3d4e5f60001", route_table_ids = ["rtb-0a1b2c3d4e5f60011", "rtb-0a1b2c3d4e5f60012"], eip_allocation_id = null }]
+      route53_zone_id                  = "Z0123456789ABCDEFGHIJ"
+      app_hostname                     = "demo.example.com"
+      certificate_arn                  = "arn:aws:acm:us-east-1:123456789012:certificate/0f0e0d0c-0b0a-0908-0706-050403020100"
+      ecr_repository_urls              = { backend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/backend", frontend = "123456789012.dkr.ecr.us-east-1.amazonaws.com/acme-shop-demo/frontend" }
+      ecr_repository_arns              = { backend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/backend", frontend = "arn:aws:ecr:us-east-1:123456789012:repository/acme-shop-demo/frontend" }
+      ecs_task_execution_role_name     = "acme-shop-demo-ecs-task-execution"
+      state_bucket_name                = "acme-shop-demo-runtime-state-123456789012"
+      state_bucket_arn                 = "arn:aws:s3:::acme-shop-demo-runtime-state-123456789012"
+      kms_key_arn                      = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+      state_history_prefix             = "history/"
+      alb_access_logs                  = { bucket = "acme-shop-demo-alb-logs-123456789012", prefix = "alb" }
+      guardduty_ecs_runtime_monitoring = false
     }
   }
 }
