@@ -15,9 +15,9 @@ use serde_json::{json, Value};
 use support::fixture::{decoys, demo_environment, DemoEnv};
 use support::{s3_client, Moto};
 
-const ENV: &str = "demo";
+pub(crate) const ENV: &str = "demo";
 
-fn config(env: &DemoEnv, moto: &Moto) -> Config {
+pub(crate) fn config(env: &DemoEnv, moto: &Moto) -> Config {
     let vars = BTreeMap::from([
         ("STATE_BUCKET", env.bucket.clone()),
         ("ENVIRONMENT", env.environment.clone()),
@@ -27,7 +27,7 @@ fn config(env: &DemoEnv, moto: &Moto) -> Config {
     Config::from_lookup(|k| vars.get(k).cloned()).expect("valid test configuration")
 }
 
-fn handler(sdk: &SdkConfig, env: &DemoEnv, moto: &Moto) -> Handler {
+pub(crate) fn handler(sdk: &SdkConfig, env: &DemoEnv, moto: &Moto) -> Handler {
     let config = config(env, moto);
     let clients = Clients::from_sdk_config(sdk, &config.state_bucket, true, Default::default());
     let mut handler = Handler::new(config, clients);
@@ -38,18 +38,24 @@ fn handler(sdk: &SdkConfig, env: &DemoEnv, moto: &Moto) -> Handler {
     handler
 }
 
-async fn invoke(handler: &Handler, payload: Value) -> Response {
+pub(crate) async fn invoke(handler: &Handler, payload: Value) -> Response {
     try_invoke(handler, payload)
         .await
         .unwrap_or_else(|e| panic!("invocation failed: {e}"))
 }
 
-async fn try_invoke(handler: &Handler, payload: Value) -> Result<Response, HandlerError> {
+pub(crate) async fn try_invoke(
+    handler: &Handler,
+    payload: Value,
+) -> Result<Response, HandlerError> {
     try_invoke_raw(handler, &payload.to_string()).await
 }
 
 /// The payload exactly as written (a `Value` would merge a field given twice).
-async fn try_invoke_raw(handler: &Handler, payload: &str) -> Result<Response, HandlerError> {
+pub(crate) async fn try_invoke_raw(
+    handler: &Handler,
+    payload: &str,
+) -> Result<Response, HandlerError> {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let id = format!(
         "test-{}",
@@ -69,24 +75,24 @@ async fn try_invoke_raw(handler: &Handler, payload: &str) -> Result<Response, Ha
 
 /// What exists, described independently of the scheduler.
 #[derive(Debug, PartialEq)]
-struct Described {
+pub(crate) struct Described {
     /// Owned NAT gateways that are pending or available.
-    live_nats: Vec<String>,
+    pub(crate) live_nats: Vec<String>,
     /// Allocation ids of owned Elastic IPs.
-    owned_addresses: Vec<String>,
+    pub(crate) owned_addresses: Vec<String>,
     /// Private route table id -> NAT id of its 0.0.0.0/0 route.
-    default_routes: BTreeMap<String, Option<String>>,
+    pub(crate) default_routes: BTreeMap<String, Option<String>>,
     /// The ALB (by the spec's name) and its listener ports.
-    load_balancer: Option<(String, String)>,
-    listener_ports: Vec<i32>,
-    api_rule: bool,
+    pub(crate) load_balancer: Option<(String, String)>,
+    pub(crate) listener_ports: Vec<i32>,
+    pub(crate) api_rule: bool,
     /// Alias DNS name of the A record.
-    alias: Option<String>,
-    desired: BTreeMap<String, i32>,
-    backend_bounds: Option<(i32, i32)>,
+    pub(crate) alias: Option<String>,
+    pub(crate) desired: BTreeMap<String, i32>,
+    pub(crate) backend_bounds: Option<(i32, i32)>,
 }
 
-async fn describe(sdk: &SdkConfig, env: &DemoEnv) -> Described {
+pub(crate) async fn describe(sdk: &SdkConfig, env: &DemoEnv) -> Described {
     let ec2 = aws_sdk_ec2::Client::new(sdk);
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(sdk);
     let r53 = aws_sdk_route53::Client::new(sdk);
@@ -239,7 +245,7 @@ async fn describe(sdk: &SdkConfig, env: &DemoEnv) -> Described {
     }
 }
 
-fn assert_running(d: &Described) {
+pub(crate) fn assert_running(d: &Described) {
     assert_eq!(
         d.live_nats.len(),
         1,
@@ -267,7 +273,7 @@ fn assert_running(d: &Described) {
     );
 }
 
-fn assert_stopped(d: &Described) {
+pub(crate) fn assert_stopped(d: &Described) {
     assert!(d.live_nats.is_empty(), "no NAT gateway of ours: {d:#?}");
     assert!(
         d.default_routes.values().all(Option::is_none),
@@ -284,7 +290,7 @@ fn assert_stopped(d: &Described) {
     }
 }
 
-async fn state_json(sdk: &SdkConfig, env: &DemoEnv) -> Value {
+pub(crate) async fn state_json(sdk: &SdkConfig, env: &DemoEnv) -> Value {
     let body = s3_client(sdk)
         .get_object()
         .bucket(&env.bucket)
@@ -1215,7 +1221,7 @@ async fn status_and_report_say_what_the_tier_cost_and_saved() {
     );
 }
 
-async fn put_json(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, value: &Value) {
+pub(crate) async fn put_json(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, value: &Value) {
     s3.put_object()
         .bucket(bucket)
         .key(key)

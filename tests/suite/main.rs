@@ -1,7 +1,8 @@
 //! Every integration test in one binary: the AWS SDK-heavy harness (moto, the simulator, the
 //! fixtures) is compiled and linked once instead of once per file.
 //!
-//! - `adapters`, `lifecycle`, `scheduling`: the real SDK clients over the wire against moto;
+//! - `adapters`, `lifecycle`, `scheduling`, `wake`, `front`: the real SDK clients over the wire
+//!   against moto (`front` drives the wake page with API Gateway event fixtures);
 //! - `reliability`: the simulator suites (writes docs/reliability.md);
 //! - `planner`, `schedule`, `spec`, `events`: pure tables;
 //! - `bench`: ignored by `make test`, run by `make bench`.
@@ -14,6 +15,7 @@ mod bench;
 mod budgets;
 mod docs;
 mod events;
+mod front;
 mod lifecycle;
 mod planner;
 mod reliability;
@@ -21,3 +23,4 @@ mod savings;
 mod schedule;
 mod scheduling;
 mod spec;
+mod wake;

@@ -159,6 +159,84 @@ impl Moto {
             .collect()
     }
 
+    /// The Lambda `Invoke` calls recorded since [`Moto::start_recording`]: the function, the
+    /// `X-Amz-Invocation-Type` header and the payload.
+    pub fn recorded_invocations(&self) -> Vec<RecordedInvoke> {
+        let body = self.expect_ok("GET", "/moto-api/recorder/download-recording");
+        String::from_utf8_lossy(&body)
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .filter_map(|l| {
+                let entry: serde_json::Value = serde_json::from_str(l).ok()?;
+                let url = entry["url"].as_str()?;
+                let path = url.split_once("://").map_or(url, |(_, r)| r);
+                let path = &path[path.find('/')?..];
+                let function = path
+                    .strip_prefix("/2015-03-31/functions/")?
+                    .strip_suffix("/invocations")?
+                    .to_string();
+                let invocation_type = entry["headers"]
+                    .as_object()?
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-invocation-type"))
+                    .and_then(|(_, v)| v.as_str())
+                    .unwrap_or("RequestResponse")
+                    .to_string();
+                let payload = match (entry["body"].as_str(), entry["body_encoded"].as_bool()) {
+                    (Some(b), Some(true)) => aws_smithy_types::base64::decode(b).ok()?,
+                    (Some(b), _) => b.as_bytes().to_vec(),
+                    (None, _) => Vec::new(),
+                };
+                Some(RecordedInvoke {
+                    function,
+                    invocation_type,
+                    payload,
+                })
+            })
+            .collect()
+    }
+
+    /// Lets Lambda `Invoke` answer without Docker (moto otherwise runs the function in a
+    /// container), and creates an IAM role functions can be created with; returns its ARN.
+    pub fn prepare_lambda(&self) -> String {
+        let (status, body) = self
+            .request(
+                "POST",
+                "/moto-api/config",
+                br#"{"lambda":{"use_docker":false}}"#,
+                &[("Content-Type", "application/json")],
+            )
+            .expect("moto config");
+        assert!(
+            (200..300).contains(&status),
+            "moto config: {status} {body:?}"
+        );
+        let policy = "%7B%22Version%22%3A%222012-10-17%22%2C%22Statement%22%3A%5B%5D%7D";
+        let form = format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName=wake-test&AssumeRolePolicyDocument={policy}"
+        );
+        let (status, body) = self
+            .request(
+                "POST",
+                "/",
+                form.as_bytes(),
+                &[
+                    ("Content-Type", "application/x-www-form-urlencoded"),
+                    (
+                        "Authorization",
+                        "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+                    ),
+                ],
+            )
+            .expect("IAM CreateRole");
+        assert!(
+            (200..300).contains(&status),
+            "CreateRole: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+        "arn:aws:iam::123456789012:role/wake-test".to_string()
+    }
+
     /// The recorded calls that change something: everything but `Describe*`, `List*`, `Get*`
     /// and `Head*` (so S3 `PutObject` counts).
     pub fn mutating_calls(&self) -> Vec<RecordedCall> {
@@ -273,6 +351,15 @@ fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
         out.extend_from_slice(data.get(..size)?);
         data = data.get(size + 2..)?;
     }
+}
+
+/// One Lambda invocation as moto recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedInvoke {
+    pub function: String,
+    /// `Event` (asynchronous) or `RequestResponse`.
+    pub invocation_type: String,
+    pub payload: Vec<u8>,
 }
 
 /// One AWS call as moto recorded it.
