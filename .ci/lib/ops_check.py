@@ -131,7 +131,9 @@ def selftest() -> int:
     return r.finish()
 
 
-def monitoring(prefix: str, topic: str, expected: list[str], forbid: list[str]) -> int:
+def monitoring(prefix: str, topic: str, expected: list[str], forbid: list[str], signals: list[str] = ()) -> int:
+    """`signals`: alarms that are signals to the scheduler, not pages (the idle alarm): they
+    notify nobody and count missing data (a sleeping tier) as idle."""
     r = Report("monitoring")
     cw = client("cloudwatch")
     try:
@@ -144,7 +146,14 @@ def monitoring(prefix: str, topic: str, expected: list[str], forbid: list[str]) 
     for p in dashboard_problems(body, forbid):
         r.check(False, p)
     r.passes += 1
-    alarms = [a for page in cw.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix) for a in page["MetricAlarms"]]
+    every = [a for page in cw.get_paginator("describe_alarms").paginate(AlarmNamePrefix=prefix) for a in page["MetricAlarms"]]
+    for a in (a for a in every if a["AlarmName"] in signals):
+        for p in alarm_problems(a, forbid):
+            r.check(False, p)
+        r.check(not a.get("AlarmActions") and not a.get("OKActions"),
+                f"signal alarm {a['AlarmName']} pages nobody (EventBridge carries its state changes)")
+        r.check(a.get("TreatMissingData") == "breaching", f"signal alarm {a['AlarmName']} counts a sleeping tier as idle")
+    alarms = [a for a in every if a["AlarmName"] not in signals]
     names = sorted(a["AlarmName"] for a in alarms)
     r.check(names == sorted(expected), f"the alarms are exactly Terraform's (missing {sorted(set(expected) - set(names))}, extra {sorted(set(names) - set(expected))})")
     for a in alarms:
@@ -441,7 +450,8 @@ def after_start(directory: str, env: str, simulated: bool) -> int:
     failed = 0
     if not simulated:  # the stand-in does not set ALB attributes
         failed |= access_logs(base["state_bucket_name"], env)
-    failed |= monitoring(base["name_prefix"], runtime["alert_topic_arn"], runtime["alarm_names"], current_ids())
+    signals = [runtime["idle_alarm_name"]] if runtime.get("idle_alarm_name") else []
+    failed |= monitoring(base["name_prefix"], runtime["alert_topic_arn"], runtime["alarm_names"], current_ids(), signals)
     return failed
 
 
