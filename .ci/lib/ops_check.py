@@ -433,12 +433,17 @@ def current_ids() -> list[str]:
     return ids
 
 
+def signal_alarms(runtime: dict[str, Any]) -> list[str]:
+    """The idle alarm, when Terraform made one: a signal to the scheduler, not a page."""
+    return [runtime["idle_alarm_name"]] if runtime.get("idle_alarm_name") else []
+
+
 def applied(directory: str, env: str, replication_region: str | None) -> int:
     base, runtime = outputs(directory)
     prefix = base["name_prefix"]
     failed = 0
     failed |= selftest()
-    failed |= monitoring(prefix, runtime["alert_topic_arn"], runtime["alarm_names"], [])
+    failed |= monitoring(prefix, runtime["alert_topic_arn"], runtime["alarm_names"], [], signal_alarms(runtime))
     failed |= notify(runtime["alert_topic_arn"], f"{prefix}-scheduler-failed")
     failed |= secrets(runtime["task_definition_families"], runtime["secret_parameter_names"], base["ecs_task_execution_role_name"])
     failed |= security(prefix, base["state_bucket_name"], env, replication_region)
@@ -450,8 +455,7 @@ def after_start(directory: str, env: str, simulated: bool) -> int:
     failed = 0
     if not simulated:  # the stand-in does not set ALB attributes
         failed |= access_logs(base["state_bucket_name"], env)
-    signals = [runtime["idle_alarm_name"]] if runtime.get("idle_alarm_name") else []
-    failed |= monitoring(base["name_prefix"], runtime["alert_topic_arn"], runtime["alarm_names"], current_ids(), signals)
+    failed |= monitoring(base["name_prefix"], runtime["alert_topic_arn"], runtime["alarm_names"], current_ids(), signal_alarms(runtime))
     return failed
 
 

@@ -4,6 +4,8 @@
 //! - `adapters`, `lifecycle`, `scheduling`, `wake`, `front`: the real SDK clients over the wire
 //!   against moto (`front` drives the wake page with API Gateway event fixtures);
 //! - `reliability`: the simulator suites (writes docs/reliability.md);
+//! - `week`: wake on request on the simulator, a week under three policies (writes part of
+//!   docs/performance.md);
 //! - `planner`, `schedule`, `spec`, `events`: pure tables;
 //! - `bench`: ignored by `make test`, run by `make bench`.
 
@@ -24,3 +26,4 @@ mod schedule;
 mod scheduling;
 mod spec;
 mod wake;
+mod week;

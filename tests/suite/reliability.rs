@@ -31,10 +31,10 @@ use sim::{
 };
 use tokio::time::Instant;
 
-const ENV: &str = "demo";
+pub(crate) const ENV: &str = "demo";
 const BUCKET: &str = "acme-scheduler";
 /// The function's timeout (terraform-runtime's default and AWS's maximum).
-const LAMBDA_TIMEOUT: Duration = Duration::from_secs(900);
+pub(crate) const LAMBDA_TIMEOUT: Duration = Duration::from_secs(900);
 const FOREIGN_TG: &str =
     "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/demo-legacy/00aa00aa00aa00aa";
 const WEB_ACL: &str = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/demo-web/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0";
@@ -42,7 +42,7 @@ const WEB_ACL: &str = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/demo
 // =============================================================================================
 // Specs.
 
-fn example_spec() -> Value {
+pub(crate) fn example_spec() -> Value {
     serde_json::from_slice(include_bytes!("../../docs/runtime-spec.example.json"))
         .expect("example spec parses")
 }
@@ -66,13 +66,13 @@ fn full_spec() -> Value {
 // =============================================================================================
 // One simulated account with the Terraform-owned base of `demo`, its spec, and decoys.
 
-struct Env {
-    sim: Sim,
-    spec: Spec,
-    config: Config,
+pub(crate) struct Env {
+    pub(crate) sim: Sim,
+    pub(crate) spec: Spec,
+    pub(crate) config: Config,
     decoys: Vec<Decoy>,
-    t0: Instant,
-    utc0: DateTime<Utc>,
+    pub(crate) t0: Instant,
+    pub(crate) utc0: DateTime<Utc>,
 }
 
 fn config() -> Config {
@@ -97,13 +97,13 @@ fn foreign_tags(extra: &[(&str, &str)]) -> Tags {
 }
 
 impl Env {
-    fn new(spec_json: Value) -> Env {
+    pub(crate) fn new(spec_json: Value) -> Env {
         Env::with(spec_json, SimConfig::default())
     }
 
     /// The base Terraform owns (route tables, target groups, zone, cluster), the spec in S3,
     /// and the standard decoys.
-    fn with(spec_json: Value, cfg: SimConfig) -> Env {
+    pub(crate) fn with(spec_json: Value, cfg: SimConfig) -> Env {
         let spec = Spec::from_json(&serde_json::to_vec(&spec_json).unwrap(), ENV)
             .expect("scenario spec is valid");
         let sim = Sim::new(cfg);
@@ -356,16 +356,16 @@ impl Env {
     }
 
     /// Wall-clock time of the simulated world (virtual).
-    fn now(&self) -> DateTime<Utc> {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
         self.utc0 + chrono::Duration::from_std(Instant::now() - self.t0).unwrap()
     }
 
-    fn handler(&self, tag: &str) -> Handler {
+    pub(crate) fn handler(&self, tag: &str) -> Handler {
         Handler::new(self.config.clone(), self.sim.clients(tag))
     }
 
     /// One invocation as Lambda makes it: the deadline is the function timeout from now.
-    async fn invoke(&self, tag: &str, payload: Value) -> Result<Response, HandlerError> {
+    pub(crate) async fn invoke(&self, tag: &str, payload: Value) -> Result<Response, HandlerError> {
         self.invoke_with_deadline(tag, payload, Some(Instant::now() + LAMBDA_TIMEOUT))
             .await
     }
@@ -409,7 +409,7 @@ impl Env {
 
     /// Invokes `action` until it answers applied or no-op (waiting out leases in between), at most
     /// `max` times. Returns the outcomes (errors as text).
-    async fn converge(&self, tag: &str, action: &str, max: usize) -> Vec<String> {
+    pub(crate) async fn converge(&self, tag: &str, action: &str, max: usize) -> Vec<String> {
         let mut outcomes = Vec::new();
         for i in 0..max {
             let r = self
@@ -430,18 +430,18 @@ impl Env {
     }
 
     /// Lets asynchronous AWS work settle (tasks starting, gateways finishing deletion).
-    async fn settle(&self) {
+    pub(crate) async fn settle(&self) {
         tokio::time::sleep(Duration::from_secs(600)).await;
     }
 
-    fn running_problems(&self, expected: &ExpectedServices) -> Vec<String> {
+    pub(crate) fn running_problems(&self, expected: &ExpectedServices) -> Vec<String> {
         let mut v = self.sim.world().running_violations(&self.spec, expected);
         v.extend(self.sim.world().state_violations(ENV, Phase::Running));
         v.extend(self.sim.decoy_violations(&self.decoys));
         v
     }
 
-    fn stopped_problems(&self) -> Vec<String> {
+    pub(crate) fn stopped_problems(&self) -> Vec<String> {
         let mut v = self.sim.world().stopped_violations(&self.spec);
         v.extend(self.sim.world().state_violations(ENV, Phase::Stopped));
         v.extend(self.sim.decoy_violations(&self.decoys));
@@ -449,7 +449,7 @@ impl Env {
     }
 
     /// Starts the tier cleanly and lets it settle (set-up for stop scenarios).
-    async fn started(self) -> Env {
+    pub(crate) async fn started(self) -> Env {
         let out = self.converge("setup-start", "start", 3).await;
         assert!(
             out.last().is_some_and(|o| o == "Applied"),
@@ -579,7 +579,7 @@ where
 }
 
 /// Runs a future on a fresh current-thread runtime with a paused clock.
-fn block_on_paused<T>(f: impl Future<Output = T>) -> T {
+pub(crate) fn block_on_paused<T>(f: impl Future<Output = T>) -> T {
     tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .start_paused(true)

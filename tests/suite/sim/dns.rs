@@ -6,7 +6,7 @@ use runtime_scheduler::aws::{Dns, Result};
 use runtime_scheduler::model::{AliasTarget, RecordChange, RecordSet};
 use runtime_scheduler::spec::normalize_dns_name;
 
-use super::{aws_error, SimClient, SimRecord, World, ELB_ZONE_ID};
+use super::{aws_error, SimClient, SimRecord, World, API_GATEWAY_ZONE_ID, ELB_ZONE_ID};
 
 fn record_view(r: &SimRecord) -> RecordSet {
     RecordSet {
@@ -40,10 +40,16 @@ fn stored(c: &RecordChange) -> SimRecord {
         } => SimRecord {
             name: normalize_dns_name(name),
             record_type: record_type.as_str().into(),
-            // Route53 stores ALB alias targets lower-cased, with the dualstack prefix and a dot.
+            // Route53 stores ALB alias targets lower-cased, with the dualstack prefix and a dot
+            // (other targets, such as API Gateway's, without the prefix).
             alias: Some((
                 format!(
-                    "dualstack.{}.",
+                    "{}{}.",
+                    if target.hosted_zone_id == ELB_ZONE_ID {
+                        "dualstack."
+                    } else {
+                        ""
+                    },
                     target.dns_name.trim_end_matches('.').to_ascii_lowercase()
                 ),
                 target.hosted_zone_id.clone(),
@@ -146,8 +152,10 @@ impl World {
                         ));
                         continue;
                     }
-                    if let Some((_, z, _)) = &r.alias {
-                        if z != ELB_ZONE_ID {
+                    if let Some((name, z, _)) = &r.alias {
+                        let lies_within = (z == ELB_ZONE_ID && name.contains(".elb."))
+                            || (z == API_GATEWAY_ZONE_ID && name.contains(".execute-api."));
+                        if !lies_within {
                             problems.push(format!(
                                 "Tried to create an alias that targets {}, but the alias target name does not lie within the target zone {z}",
                                 r.alias.as_ref().map(|a| a.0.clone()).unwrap_or_default()

@@ -49,6 +49,8 @@ pub const ACCOUNT: &str = "123456789012";
 pub const REGION: &str = "us-east-1";
 /// The canonical hosted zone id of ALBs in us-east-1 (what alias records must name).
 pub const ELB_ZONE_ID: &str = "Z35SXDOTRQ7X7K";
+/// The hosted zone id of API Gateway's regional endpoints in us-east-1 (the wake front).
+pub const API_GATEWAY_ZONE_ID: &str = "Z1UJRXOUMOOFQ8";
 
 /// Timings and behaviour knobs. Defaults are in the range AWS shows.
 #[derive(Debug, Clone)]
