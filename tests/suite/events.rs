@@ -67,6 +67,8 @@ fn every_sample_payload_parses_to_its_documented_action() {
             Trigger::Manual,
             true,
         ),
+        ("wake.json", Action::Start, Trigger::Wake, false),
+        ("idle-alarm.json", Action::Idle, Trigger::Alarm, false),
     ];
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/events");
     let mut on_disk: Vec<String> = std::fs::read_dir(dir)
