@@ -65,7 +65,8 @@ TF_RUNTIME := terraform-runtime
 tf_var_file = $(if $(wildcard $(1)/env/$(ENV).tfvars),-var-file=env/$(ENV).tfvars,)
 tf_backend = -backend-config=bucket=$(TF_STATE_BUCKET) -backend-config=key=$(ENV)/$(1).tfstate -backend-config=region=$(AWS_REGION)
 # Synchronous invoke (a stop waits for NAT gateways to be deleted, minutes). The CLI prints
-# StatusCode and, when the function failed, FunctionError; the response body follows.
+# StatusCode and, when the function failed, FunctionError; the response body follows. A failed
+# invocation fails the target, so a destroy never follows a teardown that did not finish.
 define scheduler_invoke
 	@if ! command -v aws >/dev/null; then \
 	  echo "No aws CLI: invoke the function yourself, e.g. from the Lambda console, with"; \
@@ -74,10 +75,12 @@ define scheduler_invoke
 	fn="$$(terraform -chdir=$(TF_RUNTIME) output -raw scheduler_function_name)"; \
 	fmt=""; aws --version 2>&1 | grep -q '^aws-cli/2' && fmt="--cli-binary-format raw-in-base64-out"; \
 	echo "invoking $$fn: $(1)"; \
-	aws lambda invoke --region $(AWS_REGION) --function-name "$$fn" $$fmt --cli-read-timeout 900 \
+	meta="$$(aws lambda invoke --region $(AWS_REGION) --function-name "$$fn" $$fmt --cli-read-timeout 900 \
 	  --payload '{"action":"$(1)","reason":"make infra-runtime","trigger":"manual","environment":"$(ENV)"}' \
-	  .tmp/scheduler-$(1).json; \
-	cat .tmp/scheduler-$(1).json; echo
+	  .tmp/scheduler-$(1).json)" || exit 1; \
+	echo "$$meta"; cat .tmp/scheduler-$(1).json; echo; \
+	if printf '%s' "$$meta" | grep -q FunctionError; then \
+	  echo "the scheduler's $(1) failed (response above, in .tmp/scheduler-$(1).json): stopping here" >&2; exit 1; fi
 endef
 
 .PHONY: infra-runtime-plan infra-runtime-apply

@@ -193,8 +193,9 @@ pub struct DeployCommand {
 pub struct IdleSignal {
     /// The alarm's name.
     pub alarm: String,
-    /// `ALARM`: no request for `idle_minutes`; `OK`: requests again.
-    pub idle: bool,
+    /// `Some(true)`, ALARM: no request for `idle_minutes`; `Some(false)`, OK: requests again;
+    /// `None`, INSUFFICIENT_DATA: says nothing about traffic.
+    pub idle: Option<bool>,
     /// When the alarm changed state.
     pub at: DateTime<Utc>,
 }
@@ -563,8 +564,8 @@ fn scheduled_event(o: Object) -> Result<Request, PayloadError> {
 /// The detail-type of CloudWatch's alarm events.
 pub const ALARM_STATE_CHANGE: &str = "CloudWatch Alarm State Change";
 
-/// The idle alarm's "CloudWatch Alarm State Change" event: `ALARM` says idle, `OK` busy.
-/// `INSUFFICIENT_DATA` says nothing and is refused (the alarm treats missing data as idle).
+/// The idle alarm's "CloudWatch Alarm State Change" event: `ALARM` says idle, `OK` busy,
+/// `INSUFFICIENT_DATA` nothing (answered `skipped`, so it never reaches a dead-letter queue).
 fn alarm_event(o: Object) -> Result<Request, PayloadError> {
     let mut problems = Vec::new();
     if o.str("detail-type") != Some(ALARM_STATE_CHANGE) {
@@ -590,11 +591,12 @@ fn alarm_event(o: Object) -> Result<Request, PayloadError> {
         .and_then(|s| s.get("value"))
         .and_then(Value::as_str);
     let idle = match value {
-        Some("ALARM") => Some(true),
-        Some("OK") => Some(false),
+        Some("ALARM") => Some(Some(true)),
+        Some("OK") => Some(Some(false)),
+        Some("INSUFFICIENT_DATA") => Some(None),
         Some(other) => {
             problems.push(format!(
-                "alarm state '{other}' says nothing about traffic (expected ALARM or OK)"
+                "alarm state '{other}' is not one of ALARM, OK, INSUFFICIENT_DATA"
             ));
             None
         }
@@ -622,10 +624,10 @@ fn alarm_event(o: Object) -> Result<Request, PayloadError> {
                 at,
             }),
             dry_run: false,
-            reason: if idle {
-                format!("alarm {alarm}: the load balancer is idle")
-            } else {
-                format!("alarm {alarm}: the load balancer serves requests")
+            reason: match idle {
+                Some(true) => format!("alarm {alarm}: the load balancer is idle"),
+                Some(false) => format!("alarm {alarm}: the load balancer serves requests"),
+                None => format!("alarm {alarm}: insufficient data"),
             },
             trigger: Trigger::Alarm,
             environment: None,

@@ -59,7 +59,12 @@ pub fn emf(response: &Response, calls: Calls, timestamp_ms: i64) -> String {
             json!(u8::from(r != w)),
         );
     }
-    if response.outcome == Outcome::Applied && response.action != Action::Deploy {
+    // A transition of the tier, not a tag write or a deploy.
+    let transition = matches!(
+        response.action,
+        Action::Start | Action::Stop | Action::Reconcile | Action::Idle
+    );
+    if response.outcome == Outcome::Applied && transition {
         let seconds = response.duration_ms as f64 / 1000.0;
         match response.phase {
             Phase::Running => put(&mut values, "WakeSeconds", "Seconds", json!(seconds)),

@@ -409,6 +409,21 @@ pub fn decide(input: &DecisionInput) -> Decision {
                     mode_name(o.mode)
                 ));
             }
+            // A person's stop holds against visitors: only a person (or the hold's end) wakes it.
+            if let Some(h) = hold.filter(|h| {
+                kind == HoldKind::Wake
+                    && h.desired == Desired::Stopped
+                    && h.kind == HoldKind::Manual
+            }) {
+                return Decision::skip(
+                    format!(
+                        "skipped: held stopped until {} ({})",
+                        h.until.to_rfc3339(),
+                        h.set_by
+                    ),
+                    notes,
+                );
+            }
             // Without a window (on demand) the tier is always "outside" it.
             let open = input
                 .window

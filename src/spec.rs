@@ -61,7 +61,7 @@ pub struct WakeSpec {
     /// What this environment is, shown on the page (e.g. "Acme shop, staging").
     pub title: String,
     /// Per app name, the front's API Gateway regional domain that the alias records point at
-    /// while asleep. Every `dns_records` name needs one.
+    /// while asleep. A name without one is deleted while asleep, as without `wake`.
     #[serde(default)]
     pub front: Vec<FrontTarget>,
     /// Hours the page offers by default.
@@ -1171,13 +1171,6 @@ impl Spec {
         v.check(!self.dns_records.is_empty(), "$.dns_records", || {
             "wake on request moves the alias records: at least one is needed".into()
         });
-        for (i, r) in self.dns_records.iter().enumerate() {
-            v.check(
-                w.front_for(&r.name).is_some(),
-                &format!("{p}.front"),
-                || format!("no front for $.dns_records[{i}] ({})", r.name),
-            );
-        }
         let mut names = BTreeSet::new();
         for (i, f) in w.front.iter().enumerate() {
             let fp = format!("{p}.front[{i}]");

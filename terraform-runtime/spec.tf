@@ -72,10 +72,12 @@ locals {
     }]
 
     services = [for k, s in var.services : {
-      cluster            = aws_ecs_cluster.this.name
-      name               = k
-      task_definition    = aws_ecs_task_definition.service[k].family
-      desired_count      = s.desired_count
+      cluster         = aws_ecs_cluster.this.name
+      name            = k
+      task_definition = aws_ecs_task_definition.service[k].family
+      desired_count   = s.desired_count
+      # The task size, for the savings in status and report (Fargate bills by it).
+      size               = { cpu = s.cpu, memory = s.memory }
       subnet_ids         = local.base.private_subnet_ids
       security_group_ids = [aws_security_group.tasks.id]
       assign_public_ip   = false
@@ -90,6 +92,8 @@ locals {
         rollback                = true
         minimum_healthy_percent = 100
         maximum_percent         = 200
+        # ECS deployment alarms: a deployment that makes the targets answer 5xx rolls back.
+        alarm_names = var.enable_alarms ? [aws_cloudwatch_metric_alarm.service_target_5xx[k].alarm_name] : []
       }
       auto_scaling = s.auto_scaling == null ? null : {
         min_capacity    = s.auto_scaling.min_capacity
@@ -102,6 +106,8 @@ locals {
     timeouts = var.scheduler_timeouts
     # Wake on request and sleep when idle (wake.tf); null when enable_wake_on_request is off.
     wake = local.wake_spec
+    # Prices for the savings report; null keeps the scheduler's us-east-1 defaults.
+    prices = var.prices
   }
 }
 

@@ -785,3 +785,23 @@ variable "wake_on_demand" {
   }
 }
 
+
+variable "prices" {
+  type = object({
+    currency           = optional(string, "USD")
+    nat_gateway_hour   = optional(number, 0.045)
+    public_ipv4_hour   = optional(number, 0.005)
+    load_balancer_hour = optional(number, 0.0225)
+    lcu_hour           = optional(number, 0.008)
+    lcus_per_hour      = optional(number, 1)
+    fargate_vcpu_hour  = optional(number, 0.04048)
+    fargate_gb_hour    = optional(number, 0.004445)
+  })
+  description = "On-demand prices the savings in status and report use, per hour (defaults: us-east-1, Linux/x86, checked 2026-12-02). Set them for another region; null keeps the scheduler's defaults."
+  default     = null
+
+  validation {
+    condition     = var.prices == null || alltrue([for k, v in coalesce(var.prices, {}) : k == "currency" || try(v >= 0, false)])
+    error_message = "prices must be numbers of at least 0."
+  }
+}

@@ -139,6 +139,7 @@ fn reason(status: u16) -> &'static str {
         303 => "See Other",
         400 => "Bad Request",
         403 => "Forbidden",
+        409 => "Conflict",
         413 => "Payload Too Large",
         431 => "Request Header Fields Too Large",
         502 => "Bad Gateway",

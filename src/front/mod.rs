@@ -136,6 +136,8 @@ pub struct View {
     pub measured_starts: usize,
     /// The last run's failure, if it failed.
     pub failure: Option<String>,
+    /// A person's stop holds the tier asleep until then (a visitor cannot wake it), and why.
+    pub held_asleep: Option<(DateTime<Utc>, String)>,
 }
 
 impl View {
@@ -174,6 +176,15 @@ impl View {
                 .then(|| state.last_transition.as_ref()?.error.as_ref())
                 .flatten()
                 .map(|e| e.message.clone()),
+            held_asleep: state
+                .hold
+                .as_ref()
+                .filter(|h| {
+                    h.until > now
+                        && h.desired == crate::schedule::Desired::Stopped
+                        && h.kind == crate::schedule::HoldKind::Manual
+                })
+                .map(|h| (h.until, h.reason.clone())),
         }
     }
 
@@ -543,6 +554,27 @@ impl Front {
             TierStatus::Waking => return accepted("waking", "already waking"),
             TierStatus::Running => return accepted("running", "already awake"),
             TierStatus::Asleep | TierStatus::Stopping => {}
+        }
+        if let Some((until, _)) = &view.held_asleep {
+            let text = format!(
+                "someone put it to sleep until {}; it cannot be woken from here before then",
+                until.to_rfc3339()
+            );
+            return if from_page {
+                let mut a = self.page(req, view, now, Some(&text));
+                a.status = 409;
+                a
+            } else {
+                Answer::json(
+                    409,
+                    &ApiAnswer {
+                        environment: self.settings.environment.clone(),
+                        status: "held".into(),
+                        message: text,
+                        retry_after_seconds: None,
+                    },
+                )
+            };
         }
         let payload = serde_json::json!({
             "action": "start",

@@ -101,9 +101,21 @@ pub fn render(p: &PageInput) -> String {
                 (None, true) => "<p>It wakes only when someone asks.</p>".to_string(),
                 (None, false) => "<p>No start is scheduled in the next two weeks.</p>".to_string(),
             });
-            match p.token {
-                Some(token) => body.push_str(&wake_form(p, token, &expected)),
-                None => body.push_str("<p>This page cannot wake it (no client address).</p>"),
+            match (&v.held_asleep, p.token) {
+                (Some((until, reason)), _) => body.push_str(&format!(
+                    "<p class=\"notice\">Someone put it to sleep until {}{}; it cannot be woken \
+                     from here before then.</p>",
+                    when(*until, zone),
+                    if reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", escape(reason))
+                    }
+                )),
+                (None, Some(token)) => body.push_str(&wake_form(p, token, &expected)),
+                (None, None) => {
+                    body.push_str("<p>This page cannot wake it (no client address).</p>")
+                }
             }
         }
         TierStatus::Waking => {

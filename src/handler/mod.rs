@@ -77,6 +77,13 @@ impl HandlerError {
             HandlerError::Refused(_) => "Refused",
             HandlerError::Aws(_) => "AwsReadFailed",
             HandlerError::State(StateError::Corrupt { .. }) => "StateUnreadable",
+            HandlerError::State(StateError::Aws(a))
+                if ["Get", "List", "Head"]
+                    .iter()
+                    .any(|p| a.operation.starts_with(p)) =>
+            {
+                "StateReadFailed"
+            }
             HandlerError::State(_) => "StateWriteFailed",
         }
     }
@@ -313,6 +320,16 @@ impl Handler {
             }
             Some(_) => {}
         }
+        let Some(idle) = signal.idle else {
+            response.outcome = Outcome::Skipped;
+            response.decision = Some(Decision {
+                desired: None,
+                reason: "the alarm has insufficient data: it says nothing about traffic".into(),
+                notes: Vec::new(),
+                new_hold: None,
+            });
+            return Ok(false);
+        };
         let said = |idle: bool| if idle { "idle" } else { "busy" };
         if let Some(last) = loaded.activity.as_ref().filter(|a| a.since > signal.at) {
             response.outcome = Outcome::Skipped;
@@ -323,7 +340,7 @@ impl Handler {
                     "stale event: the alarm said {} at {}, after this event's {} ({})",
                     said(last.idle),
                     last.since.to_rfc3339(),
-                    said(signal.idle),
+                    said(idle),
                     signal.at.to_rfc3339()
                 ),
                 notes: Vec::new(),
@@ -332,7 +349,7 @@ impl Handler {
             return Ok(false);
         }
         let activity = Activity {
-            idle: signal.idle,
+            idle,
             since: signal.at,
             alarm: signal.alarm.clone(),
         };
@@ -355,7 +372,7 @@ impl Handler {
         }
         loaded.activity = Some(activity.clone());
         response.activity = Some(activity);
-        if signal.idle {
+        if idle {
             return Ok(true);
         }
         response.outcome = Outcome::NoOp;
@@ -575,7 +592,22 @@ impl Handler {
             Command::Start(e) | Command::Stop(e) => Some(e),
             _ => None,
         };
-        let decision = self.decide(ctx, edge);
+        let decision = match ctx.state.phase {
+            // Torn down before `terraform destroy`: nothing but a person rebuilds it.
+            Phase::TornDown
+                if !(ctx.request.trigger == Trigger::Manual
+                    && ctx.request.action() == crate::command::Action::Start) =>
+            {
+                Decision {
+                    desired: None,
+                    reason: "skipped: the tier was torn down; only a manual start rebuilds it"
+                        .into(),
+                    notes: Vec::new(),
+                    new_hold: None,
+                }
+            }
+            _ => self.decide(ctx, edge),
+        };
         response.warnings.extend(decision.notes.iter().cloned());
         response.decision = Some(decision.clone());
         let Some(desired) = decision.desired else {

@@ -22,10 +22,12 @@ pub(super) fn plan(v: &View, now: chrono::DateTime<chrono::Utc>) -> Plan {
     let keep = exclusions(v, &mut plan);
     let services = services_branch(v, &mut plan, &keep, now);
     if keep.load_balancer_for.is_empty() {
-        let records = match &v.spec.wake {
-            Some(wake) => records_to_front(v, wake, &mut plan, &services),
-            None => records_branch(v, &mut plan, &services),
-        };
+        let mut records = records_branch(v, &mut plan, &services, true);
+        if let Some(wake) = &v.spec.wake {
+            records.extend(records_to_front(v, wake, &mut plan, &services));
+            records.sort_unstable();
+            records.dedup();
+        }
         load_balancer_branch(v, &mut plan, &records);
     }
     nat_branch(v, &mut plan, &keep, &services, false);
@@ -186,10 +188,20 @@ fn services_branch(
 }
 
 /// The alias records first, so resolvers stop being handed the ALB before it disappears.
-/// Returns the steps after which no record of ours points at the ALB.
-pub(super) fn records_branch(v: &View, plan: &mut Plan, after: &[usize]) -> Vec<usize> {
+/// Returns the steps after which no record of ours points at the ALB. With `spare_fronted`,
+/// names that have a wake front are left to [`records_to_front`].
+pub(super) fn records_branch(
+    v: &View,
+    plan: &mut Plan,
+    after: &[usize],
+    spare_fronted: bool,
+) -> Vec<usize> {
     let mut steps = after.to_vec();
     for r in &v.spec.dns_records {
+        let fronted = v.spec.wake.as_ref().and_then(|w| w.front_for(&r.name));
+        if spare_fronted && fronted.is_some() {
+            continue;
+        }
         let Some(observed) = v.name(&r.zone_id, &r.name) else {
             continue;
         };

@@ -14,7 +14,7 @@ pub(super) fn plan(v: &View) -> Plan {
     let mut plan = Plan::default();
     let services = services(v, &mut plan);
     let keep = Keep::default();
-    let records = records_branch(v, &mut plan, &services);
+    let records = records_branch(v, &mut plan, &services, false);
     load_balancer_branch(v, &mut plan, &records);
     ownership_claims(v, &mut plan, &records);
     nat_branch(v, &mut plan, &keep, &services, true);

@@ -674,3 +674,24 @@ run "names_the_github_roles_rely_on" {
     error_message = "Terraform keeps the revisions it replaces: services and rollbacks may still use them."
   }
 }
+
+run "spec_carries_sizes_prices_and_deployment_alarms" {
+  command = apply
+
+  variables {
+    prices = { nat_gateway_hour = 0.052 }
+  }
+
+  assert {
+    condition     = [for s in jsondecode(aws_s3_object.spec.content).services : s.size] == [{ cpu = 512, memory = 1024 }, { cpu = 256, memory = 512 }]
+    error_message = "Each service's task size is in the spec, for the Fargate part of the savings."
+  }
+  assert {
+    condition     = jsondecode(aws_s3_object.spec.content).prices.nat_gateway_hour == 0.052 && jsondecode(aws_s3_object.spec.content).prices.fargate_vcpu_hour == 0.04048
+    error_message = "Prices set in Terraform reach the spec; the others keep their defaults."
+  }
+  assert {
+    condition     = jsondecode(aws_s3_object.spec.content).services[0].deployment.alarm_names == [aws_cloudwatch_metric_alarm.service_target_5xx[jsondecode(aws_s3_object.spec.content).services[0].name].alarm_name]
+    error_message = "A deployment that makes the targets answer 5xx rolls back (ECS deployment alarms)."
+  }
+}

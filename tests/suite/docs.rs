@@ -147,22 +147,58 @@ fn responses_md_names_every_outcome_step_status_and_error_type() {
             missing.push(format!("status {status}"));
         }
     }
-    for error_type in [
-        "InvalidPayload",
-        "InvalidSpec",
-        "SpecMissing",
-        "StateBucketMissing",
-        "Refused",
-        "AwsReadFailed",
-        "StateUnreadable",
-        "StateWriteFailed",
-        "RunFailed",
-    ] {
+    for error_type in ERROR_TYPES {
         if !text.contains(&format!("`{error_type}`")) {
             missing.push(format!("error type {error_type}"));
         }
     }
     assert!(missing.is_empty(), "docs/responses.md lacks: {missing:?}");
+}
+
+/// Every `errorType` an invocation can fail with.
+const ERROR_TYPES: [&str; 10] = [
+    "InvalidPayload",
+    "InvalidSpec",
+    "SpecMissing",
+    "StateBucketMissing",
+    "Refused",
+    "AwsReadFailed",
+    "StateUnreadable",
+    "StateReadFailed",
+    "StateWriteFailed",
+    "RunFailed",
+];
+
+#[test]
+fn the_troubleshooting_guide_has_a_section_per_outcome_and_error_type() {
+    use strum::IntoEnumIterator;
+    let text = read(&root().join("docs/troubleshooting-guide.md"));
+    let headings: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("### "))
+        .map(str::trim)
+        .collect();
+    let mut missing: Vec<String> = Outcome::iter()
+        .map(|o| o.as_str().to_string())
+        .chain(ERROR_TYPES.iter().map(|e| e.to_string()))
+        .filter(|name| !headings.contains(&name.as_str()))
+        .collect();
+    // The wake front's refusals, by the name the code gives them.
+    for refusal in [
+        "AddressNotAllowed",
+        "BadToken",
+        "WrongSecret",
+        "CrossOrigin",
+        "BadHours",
+    ] {
+        if !headings.iter().any(|h| h.starts_with(refusal)) {
+            missing.push(refusal.to_string());
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "docs/troubleshooting-guide.md has no `### <name>` section for: {missing:?}"
+    );
 }
 
 /// `[text](target)` links of a markdown text.

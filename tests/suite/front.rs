@@ -352,6 +352,36 @@ async fn refused_wakes_invoke_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_s_stop_hold_keeps_visitors_from_waking_it() {
+    let e = env(json!({})).await;
+    let now = Utc::now();
+    let mut held = asleep(now);
+    held.hold = Some(runtime_scheduler::schedule::Hold {
+        desired: runtime_scheduler::schedule::Desired::Stopped,
+        until: now + Duration::hours(3),
+        reason: "database migration <b>do not wake</b>".into(),
+        set_by: "manual stop req-9".into(),
+        kind: runtime_scheduler::schedule::HoldKind::Manual,
+    });
+    put_state(&e, &held).await;
+    let page = e.front.handle_event(&fixture("get-page.json"), now).await;
+    let html = text(&page);
+    assert!(html.contains("Someone put it to sleep until"), "{html}");
+    assert!(html.contains("database migration &lt;b&gt;do not wake&lt;/b&gt;"));
+    assert!(!html.contains("action=\"/.wake\""), "no button");
+    let ip = VISITOR.parse().unwrap();
+    let token = token::issue(KEY, "demo", HOST, ip, now);
+    e.moto.start_recording();
+    let r = e
+        .front
+        .handle_event(&post(&format!("token={token}")), now)
+        .await;
+    e.moto.stop_recording();
+    assert_eq!(r.status_code, 409, "{}", text(&r));
+    assert!(e.moto.recorded_invocations().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn api_clients_get_503_with_retry_after_and_the_page_follows_the_wake() {
     let e = env(json!({})).await;
     let now = Utc::now();

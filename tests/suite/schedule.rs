@@ -865,6 +865,15 @@ fn rows() -> Vec<Row> {
             Some(Some("2026-12-01T18:00:00Z")),
         ),
         (
+            "a wake respects a person's stop hold",
+            Case::wake("2026-12-01T16:00:00Z")
+                .hold(Stopped, "2026-12-02T13:00:00Z")
+                .hold_for("2h"),
+            None,
+            "skipped: held stopped until 2026-12-02T13:00:00+00:00",
+            None,
+        ),
+        (
             "a wake respects keep-stopped",
             Case::wake("2026-12-01T16:00:00Z")
                 .tags(&[(TAG_OVERRIDE, "keep-stopped")])

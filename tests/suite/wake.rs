@@ -189,7 +189,8 @@ async fn a_wake_starts_with_a_bounded_hold_that_idle_may_end() {
     )
     .await;
     let h = handler(&sdk, &env, &moto);
-    invoke(&h, json!({"action": "stop"})).await;
+    // A scheduled stop leaves no hold (a person's stop would hold visitors off, see front.rs).
+    invoke(&h, json!({"action": "stop", "trigger": "schedule"})).await;
 
     moto.start_recording();
     let too_long = try_invoke(
@@ -336,6 +337,71 @@ async fn idle_alarm_events_stop_a_quiet_tier_and_nothing_else() {
     assert_eq!(reconciled.outcome, Outcome::NoOp, "{reconciled:#?}");
     assert!(describe(&sdk, &env).await.load_balancer.is_none());
     decoys.assert_intact(&sdk).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_without_a_front_is_deleted_while_asleep_and_insufficient_data_is_skipped() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    // Wake on, but no custom domain for the name (terraform-runtime's create_wake_domains off).
+    let env = with_wake(
+        &sdk,
+        json!({"front": [], "idle_minutes": 30, "idle_alarm_name": IDLE_ALARM}),
+    )
+    .await;
+    let h = handler(&sdk, &env, &moto);
+    assert_eq!(
+        invoke(&h, json!({"action": "start"})).await.outcome,
+        Outcome::Applied
+    );
+    assert!(alias_of(&sdk, &env).await.is_some());
+    assert_eq!(
+        invoke(&h, json!({"action": "stop"})).await.outcome,
+        Outcome::Applied
+    );
+    assert_eq!(alias_of(&sdk, &env).await, None, "deleted, as without wake");
+
+    moto.start_recording();
+    let r = invoke(&h, alarm_event("INSUFFICIENT_DATA", chrono::Utc::now())).await;
+    moto.stop_recording();
+    assert_eq!(r.outcome, Outcome::Skipped, "{r:#?}");
+    assert!(
+        moto.mutating_calls().is_empty(),
+        "nothing recorded, nothing dead-lettered"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_teardown_only_a_person_rebuilds_the_tier() {
+    let moto = Moto::start();
+    let sdk = moto.sdk_config().await;
+    let env = with_wake(&sdk, json!({})).await;
+    let h = handler(&sdk, &env, &moto);
+    invoke(&h, json!({"action": "start"})).await;
+    let down = invoke(&h, json!({"action": "teardown", "environment": ENV})).await;
+    assert_eq!(down.outcome, Outcome::Applied, "{down:#?}");
+    // Inside the window (every day, all day): reconcile, a scheduled start and a wake skip.
+    moto.start_recording();
+    for payload in [
+        json!({"action": "reconcile"}),
+        json!({"action": "start", "trigger": "schedule"}),
+        json!({"action": "start", "trigger": "wake", "hold_for": "1h"}),
+    ] {
+        let r = invoke(&h, payload.clone()).await;
+        assert_eq!(r.outcome, Outcome::Skipped, "{payload}: {r:#?}");
+        assert!(r.decision.unwrap().reason.contains("torn down"));
+    }
+    moto.stop_recording();
+    let mutating: Vec<_> = moto
+        .mutating_calls()
+        .into_iter()
+        .filter(|c| c.operation != "PutObject")
+        .collect();
+    assert!(mutating.is_empty(), "only history records: {mutating:?}");
+    assert!(describe(&sdk, &env).await.load_balancer.is_none());
+    let rebuilt = invoke(&h, json!({"action": "start"})).await;
+    assert_eq!(rebuilt.outcome, Outcome::Applied, "{rebuilt:#?}");
+    assert_running(&describe(&sdk, &env).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
