@@ -157,8 +157,8 @@ test-terraform-checks: venv ## fmt, offline init + validate, terraform test, che
 test-terraform-e2e: venv ## Both roots applied to moto, the scheduler cycles the tier, destroy leaves nothing
 	.ci/lib/terraform-e2e.sh
 
-bench: venv ## Benchmarks against moto; prints the table for docs/performance.md
-	BENCH_OUT=.tmp/bench.md cargo test --test suite -- --ignored --nocapture bench::
+bench: venv ## Benchmarks: calls and wall time on moto, cold init and peak RSS of the release bootstraps; writes docs/performance.md
+	.ci/lib/bench.sh
 
 # ---------------------------------------------------------------------------------------------
 # Releases: ship a service revision in either phase of the tier (issue 10). One implementation,

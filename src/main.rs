@@ -60,7 +60,7 @@ enum Cmd {
         #[arg(value_parser = ["keep-running", "keep-stopped", "clear"])]
         mode: String,
         /// Expire at this instant (RFC 3339).
-        #[arg(long, conflicts_with = "r#for")]
+        #[arg(long, conflicts_with = "for")]
         until: Option<String>,
         /// Expire after this long (e.g. 8h).
         #[arg(long = "for")]
@@ -425,4 +425,16 @@ fn init_local_tracing() {
         .with_target(false)
         .compact()
         .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap checks the definitions only when a subcommand is parsed; check them all here.
+    #[test]
+    fn the_command_line_definitions_are_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
 }

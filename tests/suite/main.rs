@@ -7,6 +7,7 @@
 //! - `week`: wake on request on the simulator, a week under three policies (writes part of
 //!   docs/performance.md);
 //! - `planner`, `schedule`, `spec`, `events`: pure tables;
+//! - `cli`: both binaries as processes (help, configuration errors, exit codes, no colour);
 //! - `bench`: ignored by `make test`, run by `make bench`.
 
 mod sim;
@@ -15,6 +16,7 @@ mod support;
 mod adapters;
 mod bench;
 mod budgets;
+mod cli;
 mod docs;
 mod events;
 mod front;
