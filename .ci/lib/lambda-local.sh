@@ -2,7 +2,8 @@
 # The Lambda way of running the handler, locally: `cargo lambda watch` serves the function,
 # `cargo lambda invoke` sends it the sample payloads of events/, against a private moto with an
 # environment whose spec has no resources (so every answer is about the handler, not the tier).
-# Checks that status, a dry run and a bad payload come back as documented.
+# Checks that status, a dry run and a bad payload come back as documented, and that the wake
+# front answers an API Gateway event with its page.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO"
@@ -34,11 +35,24 @@ s3 = boto3.client("s3")
 s3.create_bucket(Bucket="lambda-local-state")
 s3.put_object(Bucket="lambda-local-state", Key="local/spec.json",
               Body=json.dumps({"version": 1, "environment": "local"}).encode())
+boto3.client("ssm").put_parameter(Name="/local/wake-front/token-key", Type="SecureString",
+                                  Value="0123456789abcdef0123456789abcdef")
 PYEOF
 
-cargo lambda watch -A 127.0.0.1 -P "$WATCH_PORT" \
-  --env-var "STATE_BUCKET=lambda-local-state,ENVIRONMENT=local,AWS_REGION=us-east-1,AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL,AWS_ACCESS_KEY_ID=test,AWS_SECRET_ACCESS_KEY=test,AWS_EC2_METADATA_DISABLED=true" \
-  >"$WORK/watch.log" 2>&1 &
+# One environment for both functions (the scheduler ignores the front's variables).
+cat >"$WORK/env" <<ENV
+STATE_BUCKET=lambda-local-state
+ENVIRONMENT=local
+AWS_REGION=us-east-1
+AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL
+AWS_ACCESS_KEY_ID=test
+AWS_SECRET_ACCESS_KEY=test
+AWS_EC2_METADATA_DISABLED=true
+SCHEDULER_FUNCTION=local-runtime-scheduler
+TOKEN_KEY_PARAMETER=/local/wake-front/token-key
+WAKE_CONFIG={"title":"Local","default_hours":2,"max_hours":8}
+ENV
+cargo lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --env-file "$WORK/env" >"$WORK/watch.log" 2>&1 &
 PIDS+=($!)
 
 invoke() { cargo lambda invoke -A 127.0.0.1 -P "$WATCH_PORT" runtime-scheduler "$@" 2>&1; }
@@ -58,4 +72,9 @@ grep -q '"outcome": *"dry-run"' <<<"$out" || { echo "$out"; exit 1; }
 out="$(invoke --data-ascii '{"action":"restart"}' || true)"
 echo "bad payload:   $(grep -o "'action' is 'restart'[^\"]*" <<<"$out" | head -1)"
 grep -q "'action' is 'restart'" <<<"$out" || { echo "$out"; exit 1; }
+
+# The wake front, with an API Gateway HTTP API event: the page, asleep, as a 503.
+out="$(cargo lambda invoke -A 127.0.0.1 -P "$WATCH_PORT" wake-front --data-file tests/fixtures/wake-front/get-page.json 2>&1)"
+echo "wake page:     $(grep -o '"statusCode": *[0-9]*' <<<"$out")"
+grep -q '"statusCode": *503' <<<"$out" && grep -q 'Asleep' <<<"$out" || { echo "$out"; exit 1; }
 echo "cargo lambda watch/invoke: ok"

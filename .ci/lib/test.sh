@@ -74,16 +74,18 @@ background terraform-e2e env SCHEDULER_BIN="$BIN" .ci/lib/terraform-e2e.sh
 step "cargo test (unit, tables, moto lifecycle, call budgets, simulator suites, docs)"
 cargo test --no-fail-fast
 
-step "the Lambda artifact (dev profile, the same compile)"
+step "the Lambda artifacts (dev profile, the same compile)"
 cargo lambda build --compiler cargo --output-format zip
-python3 - target/lambda/runtime-scheduler/bootstrap.zip <<'EOF'
+python3 - target/lambda/runtime-scheduler/bootstrap.zip target/lambda/wake-front/bootstrap.zip <<'EOF'
 import sys, zipfile
-z = zipfile.ZipFile(sys.argv[1])
-names = z.namelist()
-assert names == ["bootstrap"], names
-mode = z.getinfo("bootstrap").external_attr >> 16
-assert mode & 0o111, f"bootstrap is not executable ({oct(mode)})"
-print(f"bootstrap.zip holds {names}, executable; shipped artifacts come from `make build-lambda` (release, zig)")
+for path in sys.argv[1:]:
+    z = zipfile.ZipFile(path)
+    names = z.namelist()
+    assert names == ["bootstrap"], (path, names)
+    mode = z.getinfo("bootstrap").external_attr >> 16
+    assert mode & 0o111, f"{path}: bootstrap is not executable ({oct(mode)})"
+    print(f"{path} holds {names}, executable")
+print("shipped artifacts come from `make build-lambda` (release, zig)")
 EOF
 
 step "cargo lambda watch + invoke on the same handler"
