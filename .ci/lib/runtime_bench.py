@@ -75,11 +75,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         kind = "response" if self.path.endswith("/response") else "error"
-        self.server.answers.put((kind, time.monotonic(), body))
-        self.send_response(202)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
+        answered = time.monotonic()
+        try:
+            self.send_response(202)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+        except OSError:
+            pass  # the process was measured and stopped while this answer was on its way
+        self.server.answers.put((kind, answered, body))
 
 
 def vm_hwm_kib(pid: int) -> int:
@@ -156,6 +160,9 @@ def main() -> int:
         spec = json.load(open("docs/runtime-spec.example.json"))
         spec["environment"] = "bench"
         s3.put_object(Bucket="bench-state", Key="bench/spec.json", Body=json.dumps(spec).encode())
+        # The cluster exists in any deployed environment (terraform-runtime makes it).
+        for cluster in {s["cluster"] for s in spec["services"]}:
+            boto3.client("ecs", endpoint_url=endpoint, region_name=REGION).create_cluster(clusterName=cluster)
         boto3.client("ssm", endpoint_url=endpoint, region_name=REGION).put_parameter(
             Name="/bench/wake-front/token-key", Type="SecureString", Value="0123456789abcdef0123456789abcdef")
         wake = {"title": "Bench", "default_hours": 2, "max_hours": 8}
