@@ -35,7 +35,7 @@ s3 = boto3.client("s3")
 s3.create_bucket(Bucket="lambda-local-state")
 s3.put_object(Bucket="lambda-local-state", Key="local/spec.json",
               Body=json.dumps({"version": 1, "environment": "local"}).encode())
-boto3.client("ssm").put_parameter(Name="/local/wake-front/token-key", Type="SecureString",
+boto3.client("ssm", region_name="us-east-1").put_parameter(Name="/local/wake-front/token-key", Type="SecureString",
                                   Value="0123456789abcdef0123456789abcdef")
 PYEOF
 
@@ -50,16 +50,19 @@ AWS_SECRET_ACCESS_KEY=test
 AWS_EC2_METADATA_DISABLED=true
 SCHEDULER_FUNCTION=local-runtime-scheduler
 TOKEN_KEY_PARAMETER=/local/wake-front/token-key
-WAKE_CONFIG={"title":"Local","default_hours":2,"max_hours":8}
+WAKE_CONFIG='{"title":"Local","default_hours":2,"max_hours":8}'
 ENV
 cargo lambda watch -A 127.0.0.1 -P "$WATCH_PORT" --env-file "$WORK/env" >"$WORK/watch.log" 2>&1 &
-PIDS+=($!)
+WATCH_PID=$!
+PIDS+=("$WATCH_PID")
 
 invoke() { cargo lambda invoke -A 127.0.0.1 -P "$WATCH_PORT" runtime-scheduler "$@" 2>&1; }
 # The first invoke waits for the build; retry until the emulator answers.
 for i in $(seq 1 120); do
   if out="$(invoke --data-file events/status.json)" && grep -q '"outcome"' <<<"$out"; then break; fi
-  [[ $i == 120 ]] && { echo "cargo lambda watch never answered:"; tail -30 "$WORK/watch.log"; exit 1; }
+  if [[ $i == 120 ]] || ! kill -0 "$WATCH_PID" 2>/dev/null; then
+    echo "cargo lambda watch never answered:"; tail -30 "$WORK/watch.log"; exit 1
+  fi
   sleep 2
 done
 echo "status:        $(grep -o '"outcome": *"[a-z-]*"' <<<"$out")"

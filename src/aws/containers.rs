@@ -93,10 +93,12 @@ impl Containers for EcsContainers {
             .map_err(|e| AwsError::from_sdk("UntagResource", e))
     }
 
+    /// The named services that exist; none when the cluster itself does not (yet) exist, so
+    /// `status` still answers and a start fails at CreateService, naming the cluster.
     async fn describe_services(&self, cluster: &str, names: &[String]) -> Result<Vec<Service>> {
         let mut out = Vec::with_capacity(names.len());
         for chunk in names.chunks(DESCRIBE_SERVICES_MAX) {
-            let output = self
+            let output = match self
                 .ecs
                 .describe_services()
                 .cluster(cluster)
@@ -104,7 +106,16 @@ impl Containers for EcsContainers {
                 .include(ServiceField::Tags)
                 .send()
                 .await
-                .map_err(|e| AwsError::from_sdk("DescribeServices", e))?;
+            {
+                Ok(output) => output,
+                Err(e) => {
+                    let err = AwsError::from_sdk("DescribeServices", e);
+                    if err.has_code(&["ClusterNotFoundException"]) {
+                        return Ok(Vec::new());
+                    }
+                    return Err(err);
+                }
+            };
             // Missing services come back as `failures` with reason MISSING: omitted here.
             for s in output.services() {
                 if s.service_name()

@@ -1059,3 +1059,13 @@ async fn reset_wipes_everything() {
         .iter()
         .all(|b| b.name() != Some(demo.bucket.as_str())));
 }
+
+#[tokio::test]
+async fn services_of_a_cluster_that_does_not_exist_read_as_none() {
+    let (_moto, _sdk, _demo, clients) = setup().await;
+    let services = clients
+        .containers
+        .describe_services("no-such-cluster", &["backend".to_string()])
+        .await;
+    assert!(matches!(&services, Ok(s) if s.is_empty()), "{services:?}");
+}
