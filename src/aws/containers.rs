@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::{AwsError, Containers, ErrorKind, Result};
 use crate::model::{Cluster, ScalingBounds, Service, ServiceStatus, Tags, TaskDefinition};
-use crate::spec::{ServiceSpec, TargetTracking};
+use crate::spec::{DeploymentSpec, ServiceSpec, TargetTracking};
 
 /// Name of the target-tracking policy the scheduler puts on a service.
 pub const SCALING_POLICY_NAME: &str = "runtime-scheduler-target-tracking";
@@ -146,25 +146,7 @@ impl Containers for EcsContainers {
             })
             .build()
             .map_err(|e| AwsError::invalid_request(OP, e))?;
-        let mut deployment = DeploymentConfiguration::builder()
-            .deployment_circuit_breaker(
-                DeploymentCircuitBreaker::builder()
-                    .enable(spec.deployment.circuit_breaker)
-                    .rollback(spec.deployment.rollback)
-                    .build(),
-            )
-            .minimum_healthy_percent(to_i32(OP, spec.deployment.minimum_healthy_percent)?)
-            .maximum_percent(to_i32(OP, spec.deployment.maximum_percent)?);
-        if !spec.deployment.alarm_names.is_empty() {
-            deployment = deployment.alarms(
-                DeploymentAlarms::builder()
-                    .set_alarm_names(Some(spec.deployment.alarm_names.clone()))
-                    .enable(true)
-                    .rollback(spec.deployment.rollback)
-                    .build()
-                    .map_err(|e| AwsError::invalid_request(OP, e))?,
-            );
-        }
+        let deployment = deployment_configuration(OP, &spec.deployment)?;
         let mut request = self
             .ecs
             .create_service()
@@ -178,7 +160,7 @@ impl Containers for EcsContainers {
                     .awsvpc_configuration(vpc)
                     .build(),
             )
-            .deployment_configuration(deployment.build())
+            .deployment_configuration(deployment)
             .propagate_tags(PropagateTags::Service)
             .enable_ecs_managed_tags(true)
             .set_tags(Some(ecs_tags(tags)));
@@ -218,6 +200,7 @@ impl Containers for EcsContainers {
         name: &str,
         desired_count: Option<u32>,
         task_definition: Option<&str>,
+        deployment: Option<&DeploymentSpec>,
     ) -> Result<()> {
         const OP: &str = "UpdateService";
         self.ecs
@@ -226,6 +209,11 @@ impl Containers for EcsContainers {
             .service(name)
             .set_desired_count(desired_count.map(|n| to_i32(OP, n)).transpose()?)
             .set_task_definition(task_definition.map(str::to_string))
+            .set_deployment_configuration(
+                deployment
+                    .map(|d| deployment_configuration(OP, d))
+                    .transpose()?,
+            )
             .send()
             .await
             .map(|_| ())
@@ -484,4 +472,31 @@ fn service(
         task_definition: s.task_definition().map(str::to_string),
         tags: tags_of(s.tags()),
     })
+}
+
+/// The spec's deployment settings: circuit breaker, rollback, bounds and deployment alarms.
+fn deployment_configuration(
+    op: &'static str,
+    d: &DeploymentSpec,
+) -> Result<DeploymentConfiguration> {
+    let mut deployment = DeploymentConfiguration::builder()
+        .deployment_circuit_breaker(
+            DeploymentCircuitBreaker::builder()
+                .enable(d.circuit_breaker)
+                .rollback(d.rollback)
+                .build(),
+        )
+        .minimum_healthy_percent(to_i32(op, d.minimum_healthy_percent)?)
+        .maximum_percent(to_i32(op, d.maximum_percent)?);
+    if !d.alarm_names.is_empty() {
+        deployment = deployment.alarms(
+            DeploymentAlarms::builder()
+                .set_alarm_names(Some(d.alarm_names.clone()))
+                .enable(true)
+                .rollback(d.rollback)
+                .build()
+                .map_err(|e| AwsError::invalid_request(op, e))?,
+        );
+    }
+    Ok(deployment.build())
 }

@@ -327,13 +327,15 @@ pub trait Containers: Send + Sync {
         desired_count: u32,
         tags: &Tags,
     ) -> Result<Service>;
-    /// Sets the desired count and/or the task definition (what is `None` stays).
+    /// Sets the desired count, the task definition and the deployment settings (what is `None`
+    /// stays).
     async fn update_service(
         &self,
         cluster: &str,
         name: &str,
         desired_count: Option<u32>,
         task_definition: Option<&str>,
+        deployment: Option<&crate::spec::DeploymentSpec>,
     ) -> Result<()>;
     /// Deletes a service, stopping its tasks.
     async fn delete_service(&self, cluster: &str, name: &str) -> Result<()>;

@@ -25,7 +25,7 @@ pub(super) async fn run(x: &Executor<'_>, step: &ServiceStep, ledger: &Ledger) -
             service,
             desired_count,
         } => {
-            ecs.update_service(cluster, service, Some(*desired_count), None)
+            ecs.update_service(cluster, service, Some(*desired_count), None, None)
                 .await?;
             Ok(Done::with(format!("desired count {desired_count}")))
         }
@@ -118,7 +118,15 @@ pub(super) async fn run(x: &Executor<'_>, step: &ServiceStep, ledger: &Ledger) -
             service,
             task_definition,
         } => {
-            ecs.update_service(cluster, service, None, Some(task_definition))
+            // A deploy also applies the spec's deployment settings, so its alarms and circuit
+            // breaker guard this rollout (a service created before they were set has older ones).
+            let deployment = x
+                .spec
+                .services
+                .iter()
+                .find(|s| &s.cluster == cluster && &s.name == service)
+                .map(|s| &s.deployment);
+            ecs.update_service(cluster, service, None, Some(task_definition), deployment)
                 .await?;
             Ok(Done::with(task_definition.clone()))
         }

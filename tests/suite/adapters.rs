@@ -525,7 +525,7 @@ async fn one_listing_reads_a_name_and_its_ownership_record() {
 
 #[tokio::test]
 async fn service_scaling_and_policy_round_trip() {
-    let (_moto, _sdk, demo, clients) = setup().await;
+    let (_moto, sdk, demo, clients) = setup().await;
     let ecs = &clients.containers;
     let spec = demo
         .spec
@@ -557,7 +557,7 @@ async fn service_scaling_and_policy_round_trip() {
     assert_eq!(described[0].desired_count, 0);
     assert_eq!(described[0].tags, tags, "tags are applied at creation");
 
-    ecs.update_service(&spec.cluster, &spec.name, Some(2), None)
+    ecs.update_service(&spec.cluster, &spec.name, Some(2), None, None)
         .await
         .unwrap();
     assert_eq!(
@@ -625,13 +625,42 @@ async fn service_scaling_and_policy_round_trip() {
             .unwrap(),
         None
     );
-    ecs.update_service(&spec.cluster, &spec.name, None, Some(&revision.arn))
-        .await
-        .unwrap();
+    // A deploy carries the spec's deployment settings, its alarms included.
+    let mut deployment = spec.deployment.clone();
+    deployment.alarm_names = vec!["acme-shop-demo-backend-target-5xx".into()];
+    ecs.update_service(
+        &spec.cluster,
+        &spec.name,
+        None,
+        Some(&revision.arn),
+        Some(&deployment),
+    )
+    .await
+    .unwrap();
     let described = ecs.describe_services(&spec.cluster, one).await.unwrap();
     assert_eq!(
         described[0].task_definition.as_deref(),
         Some(revision.arn.as_str())
+    );
+    let raw = aws_sdk_ecs::Client::new(&sdk)
+        .describe_services()
+        .cluster(&spec.cluster)
+        .services(&spec.name)
+        .send()
+        .await
+        .unwrap();
+    let alarms = raw.services()[0]
+        .deployment_configuration()
+        .and_then(|d| d.alarms())
+        .map(|a| (a.alarm_names().to_vec(), a.enable(), a.rollback()));
+    assert_eq!(
+        alarms,
+        Some((
+            vec!["acme-shop-demo-backend-target-5xx".to_string()],
+            true,
+            true
+        )),
+        "the deployment alarms as ECS describes them"
     );
 
     ecs.deregister_scaling(&spec.cluster, &spec.name)
@@ -919,7 +948,7 @@ async fn every_call_the_adapters_make_is_in_the_iam_policy() {
         .await
         .unwrap();
     c.containers
-        .update_service(&service.cluster, &service.name, Some(1), None)
+        .update_service(&service.cluster, &service.name, Some(1), None, None)
         .await
         .unwrap();
     c.containers

@@ -183,6 +183,7 @@ impl Containers for SimClient {
         name: &str,
         desired_count: Option<u32>,
         task_definition: Option<&str>,
+        _deployment: Option<&runtime_scheduler::spec::DeploymentSpec>,
     ) -> Result<()> {
         self.call(
             "UpdateService",
